@@ -1,0 +1,145 @@
+//! Every raw system call evfd makes.
+//!
+//! evfd exports `signalfd` and `timerfd` itself, so calling libc's wrappers
+//! of those names could resolve back into evfd: the fd-creating calls here go
+//! through `syscall(2)` by number. Nothing here allocates.
+
+use crate::errno::Errno;
+use core::mem::MaybeUninit;
+use libc::{c_int, c_long, c_uint};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// The kernel's signal set on Linux: signals 1..=64, bit `signo - 1`.
+pub type KernelSigset = u64;
+
+/// The size the kernel's signalfd4 insists on (`_NSIG / 8`).
+pub const KERNEL_SIGSET_SIZE: usize = core::mem::size_of::<KernelSigset>();
+
+fn check(ret: c_long) -> Result<c_long, Errno> {
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_fd(ret: c_long) -> Result<OwnedFd, Errno> {
+    let fd = check(ret)? as RawFd;
+    // SAFETY: the kernel just returned this descriptor to us; nobody else
+    // owns it yet.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `signalfd4(ufd, mask, 8, flags)` where the caller keeps ownership of
+/// `ufd` (the kernel returns `ufd` itself when it is not -1).
+pub fn signalfd4(ufd: RawFd, mask: &KernelSigset, flags: c_int) -> Result<RawFd, Errno> {
+    signalfd4_raw(ufd, mask as *const KernelSigset as *const libc::c_void, flags)
+}
+
+/// `signalfd4` with a pointer the kernel validates itself (`EFAULT`).
+pub fn signalfd4_raw(ufd: RawFd, mask: *const libc::c_void, flags: c_int) -> Result<RawFd, Errno> {
+    // SAFETY: the kernel copies KERNEL_SIGSET_SIZE bytes from `mask` and
+    // reports EFAULT itself if the pointer is bad.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_signalfd4,
+            ufd as c_long,
+            mask,
+            KERNEL_SIGSET_SIZE as c_long,
+            flags as c_long,
+        )
+    };
+    check(ret).map(|fd| fd as RawFd)
+}
+
+/// `timerfd_create(clockid, flags)`.
+pub fn timerfd_create(clockid: c_int, flags: c_int) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain integer arguments.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_timerfd_create, clockid as c_long, flags as c_long) };
+    check_fd(ret)
+}
+
+/// `timerfd_settime(fd, flags, new, NULL)`.
+pub fn timerfd_settime(fd: RawFd, flags: c_int, new: &libc::itimerspec) -> Result<(), Errno> {
+    // SAFETY: `new` is a valid itimerspec for the duration of the call;
+    // old_value is NULL, which the kernel allows.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_timerfd_settime,
+            fd as c_long,
+            flags as c_long,
+            new as *const libc::itimerspec,
+            core::ptr::null_mut::<libc::itimerspec>(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `timerfd_gettime(fd)`: fails with `EBADF` if `fd` is not open and
+/// `EINVAL` if it is not a timerfd, which makes it the type check too.
+pub fn timerfd_gettime(fd: RawFd) -> Result<libc::itimerspec, Errno> {
+    let mut cur = MaybeUninit::<libc::itimerspec>::uninit();
+    // SAFETY: `cur` is writable storage for one itimerspec.
+    let ret = unsafe { libc::syscall(libc::SYS_timerfd_gettime, fd as c_long, cur.as_mut_ptr()) };
+    check(ret)?;
+    // SAFETY: the kernel filled it in on success.
+    Ok(unsafe { cur.assume_init() })
+}
+
+/// `eventfd2(count, flags)`.
+pub fn eventfd2(count: c_uint, flags: c_int) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_eventfd2, count as c_long, flags as c_long) };
+    check_fd(ret)
+}
+
+/// `fcntl(fd, F_GETFD)`: tells whether `fd` is open.
+pub fn fd_flags(fd: RawFd) -> Result<c_int, Errno> {
+    // SAFETY: F_GETFD takes no pointer.
+    let ret = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    check(ret as c_long).map(|f| f as c_int)
+}
+
+/// Reads `/proc/self/fdinfo/<fd>` into `buf` without allocating; returns the
+/// number of bytes read (the kernel's fdinfo text for timerfds is short).
+pub fn read_fdinfo(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut path = [0u8; 40];
+    let prefix = b"/proc/self/fdinfo/";
+    path[..prefix.len()].copy_from_slice(prefix);
+    let mut digits = [0u8; 12];
+    let mut n = fd as u32;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (i, d) in digits[..len].iter().rev().enumerate() {
+        path[prefix.len() + i] = *d;
+    }
+    // SAFETY: `path` is NUL-terminated (zero-initialised beyond the digits).
+    let raw = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let file = check_fd(raw as c_long)?;
+    let mut total = 0;
+    while total < buf.len() {
+        // SAFETY: reading into the unfilled tail of `buf`.
+        let got = unsafe {
+            libc::read(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                buf[total..].as_mut_ptr().cast(),
+                buf.len() - total,
+            )
+        };
+        match check(got as c_long) {
+            Ok(0) => break,
+            Ok(k) => total += k as usize,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
