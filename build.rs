@@ -24,7 +24,8 @@ fn generate_header(manifest: &Path, out: &Path) {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=EVFD_WRITE_HEADER");
-    let config = cbindgen::Config::from_file(manifest.join("cbindgen.toml")).expect("cbindgen.toml");
+    let config =
+        cbindgen::Config::from_file(manifest.join("cbindgen.toml")).expect("cbindgen.toml");
     // Only the boundary is the header: everything C sees is in src/ffi/
     // (cbindgen follows its `mod` declarations).
     let builder = cbindgen::Builder::new()
@@ -56,8 +57,13 @@ fn list_c_tests(manifest: &Path, out: &Path) {
     names.sort();
     let mut code = String::new();
     for name in names {
-        let ident: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        code.push_str(&format!("#[test]\nfn {ident}() {{\n    run_c_test(\"{name}\");\n}}\n"));
+        let ident: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        code.push_str(&format!(
+            "#[test]\nfn {ident}() {{\n    run_c_test(\"{name}\");\n}}\n"
+        ));
     }
     fs::write(out.join("c_tests.rs"), code).expect("write c_tests.rs");
 }

@@ -33,7 +33,11 @@ fn check_fd(ret: c_long) -> Result<OwnedFd, Errno> {
 /// `signalfd4(ufd, mask, 8, flags)` where the caller keeps ownership of
 /// `ufd` (the kernel returns `ufd` itself when it is not -1).
 pub fn signalfd4(ufd: RawFd, mask: &KernelSigset, flags: c_int) -> Result<RawFd, Errno> {
-    signalfd4_raw(ufd, mask as *const KernelSigset as *const libc::c_void, flags)
+    signalfd4_raw(
+        ufd,
+        mask as *const KernelSigset as *const libc::c_void,
+        flags,
+    )
 }
 
 /// `signalfd4` with a pointer the kernel validates itself (`EFAULT`).

@@ -61,13 +61,13 @@ impl TimerType {
 /// A validated `when`: `tv_sec >= 0`, `tv_nsec` in 0..=999,999,999.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct When {
-    pub sec: i64,
-    pub nsec: i64,
+    pub sec: libc::time_t,
+    pub nsec: libc::c_long,
 }
 
 impl When {
     /// Fails with `EINVAL` for a negative `sec` or an out-of-range `nsec`.
-    pub fn new(sec: i64, nsec: i64) -> Result<When, Errno> {
+    pub fn new(sec: libc::time_t, nsec: libc::c_long) -> Result<When, Errno> {
         if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
             return Err(Errno::EINVAL);
         }
@@ -80,8 +80,8 @@ impl When {
 
     fn timespec(self) -> libc::timespec {
         libc::timespec {
-            tv_sec: self.sec as libc::time_t,
-            tv_nsec: self.nsec as libc::c_long,
+            tv_sec: self.sec,
+            tv_nsec: self.nsec,
         }
     }
 }
@@ -129,7 +129,12 @@ pub fn itimerspec(kind: TimerType, when: When) -> (c_int, libc::itimerspec) {
 /// Errors: `EBADF` if `ufd` is not open (or below -1); `EINVAL` if it is not
 /// a timerfd or runs on another clock than `clock`; creation errors from the
 /// kernel (`EMFILE`, `ENFILE`, `ENOMEM`). A refused call changes nothing.
-pub fn create_or_rearm(ufd: RawFd, clock: Clock, kind: TimerType, when: When) -> Result<RawFd, Errno> {
+pub fn create_or_rearm(
+    ufd: RawFd,
+    clock: Clock,
+    kind: TimerType,
+    when: When,
+) -> Result<RawFd, Errno> {
     let (flags, spec) = itimerspec(kind, when);
     if ufd == -1 {
         let timer = sys::timerfd_create(clock.id(), 0)?;
@@ -159,7 +164,9 @@ pub fn clock_of(fd: RawFd) -> Result<c_int, Errno> {
 /// The decimal value of the first line of `text` that starts with `key`.
 fn fdinfo_field(text: &[u8], key: &[u8]) -> Option<c_int> {
     let line = text.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
-    let digits = line[key.len()..].iter().skip_while(|b| b.is_ascii_whitespace());
+    let digits = line[key.len()..]
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace());
     let mut value: c_int = 0;
     let mut any = false;
     for &b in digits.take_while(|b| b.is_ascii_digit()) {
@@ -191,7 +198,11 @@ mod tests {
 
     #[test]
     fn zero_disarms_every_kind() {
-        for kind in [TimerType::Relative, TimerType::Absolute, TimerType::Sequential] {
+        for kind in [
+            TimerType::Relative,
+            TimerType::Absolute,
+            TimerType::Sequential,
+        ] {
             let (flags, spec) = itimerspec(kind, When::new(0, 0).unwrap());
             assert_eq!(flags, 0);
             assert_eq!(spec.it_value.tv_sec + spec.it_value.tv_nsec, 0);

@@ -40,7 +40,11 @@ pub const TFD_TIMER_SEQ: c_int = 2;
 /// # Safety
 /// A non-NULL `mask` must be readable for `masksize` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn evfd_signalfd(ufd: c_int, mask: *const libc::sigset_t, masksize: size_t) -> c_int {
+pub unsafe extern "C" fn evfd_signalfd(
+    ufd: c_int,
+    mask: *const libc::sigset_t,
+    masksize: size_t,
+) -> c_int {
     int_result(|| {
         signalfd::check_masksize(masksize)?;
         // SAFETY: masksize >= KERNEL_SIGSET_SIZE was checked, and the caller
@@ -72,13 +76,18 @@ pub unsafe extern "C" fn evfd_signalfd(ufd: c_int, mask: *const libc::sigset_t, 
 /// # Safety
 /// A non-NULL `when` must point to a readable `struct timespec`.
 #[no_mangle]
-pub unsafe extern "C" fn evfd_timerfd(ufd: c_int, clockid: c_int, timertype: c_int, when: *const libc::timespec) -> c_int {
+pub unsafe extern "C" fn evfd_timerfd(
+    ufd: c_int,
+    clockid: c_int,
+    timertype: c_int,
+    when: *const libc::timespec,
+) -> c_int {
     int_result(|| {
         let kind = TimerType::from_raw(timertype)?;
         let clock = Clock::from_id(clockid)?;
         // SAFETY: the caller promises a non-NULL `when` is readable.
         let when = unsafe { read_timespec(when) }?;
-        let when = When::new(when.tv_sec as i64, when.tv_nsec as i64)?;
+        let when = When::new(when.tv_sec, when.tv_nsec)?;
         timerfd::create_or_rearm(ufd, clock, kind, when)
     })
 }

@@ -89,7 +89,9 @@ pub struct Directives {
 pub fn directives(source: &str) -> Directives {
     let mut d = Directives::default();
     for line in source.lines() {
-        let Some(rest) = line.trim().strip_prefix("/* evfd-test:") else { continue };
+        let Some(rest) = line.trim().strip_prefix("/* evfd-test:") else {
+            continue;
+        };
         for word in rest.trim_end_matches("*/").split_whitespace() {
             match word {
                 "preload" => d.preload = true,
@@ -106,16 +108,28 @@ pub fn directives(source: &str) -> Directives {
 
 /// The C compiler and flags every C test is built with.
 pub fn c_flags(mode: Mode) -> Vec<String> {
-    let mut flags: Vec<String> = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut flags: Vec<String> = [
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        "-g",
+        "-O1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     flags.push(format!("-I{}", root().join("include").display()));
     flags.push(format!("-I{}", root().join("c-tests").display()));
     match mode {
         Mode::Asan => flags.extend(
-            ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
-                .map(String::from),
+            [
+                "-fsanitize=address,undefined",
+                "-fno-omit-frame-pointer",
+                "-fno-sanitize-recover=all",
+            ]
+            .map(String::from),
         ),
         Mode::Tsan => flags.push("-fsanitize=thread".into()),
         Mode::Plain | Mode::Valgrind => {}
@@ -184,7 +198,9 @@ pub fn run_with_deadline(mut cmd: Command, limit: Duration) -> (i32, String, Str
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     (code, out_reader.join().unwrap(), err_reader.join().unwrap())
 }
 
@@ -195,11 +211,18 @@ pub fn run_c_test(name: &str) {
     let source = root().join("c-tests").join(format!("{name}.c"));
     let text = std::fs::read_to_string(&source).unwrap();
     let d = directives(&text);
-    let exe = target_dir().join("c-tests").join(format!("{mode:?}").to_lowercase()).join(name);
+    let exe = target_dir()
+        .join("c-tests")
+        .join(format!("{mode:?}").to_lowercase())
+        .join(name);
     compile(&source, &exe, !d.no_link, &d.ldflags, mode);
 
     let mut variants: Vec<Vec<(&str, String)>> = Vec::new();
-    let backends: &[&str] = if d.backends { &["io_uring", "epoll"] } else { &[""] };
+    let backends: &[&str] = if d.backends {
+        &["io_uring", "epoll"]
+    } else {
+        &[""]
+    };
     for backend in backends {
         let base: Vec<(&str, String)> = if backend.is_empty() {
             vec![]
@@ -233,7 +256,10 @@ pub fn run_c_test(name: &str) {
                 "--child-silent-after-fork=yes",
                 "--trace-children=no",
             ])
-            .arg(format!("--suppressions={}", root().join("c-tests/valgrind.supp").display()))
+            .arg(format!(
+                "--suppressions={}",
+                root().join("c-tests/valgrind.supp").display()
+            ))
             .arg(&exe);
             c
         } else {
@@ -241,8 +267,11 @@ pub fn run_c_test(name: &str) {
         };
         cmd.env_remove("LD_PRELOAD").env_remove("EVFD_RING_BACKEND");
         if mode == Mode::Asan {
-            cmd.env("ASAN_OPTIONS", "detect_leaks=1:verify_asan_link_order=0:abort_on_error=0")
-                .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+            cmd.env(
+                "ASAN_OPTIONS",
+                "detect_leaks=1:verify_asan_link_order=0:abort_on_error=0",
+            )
+            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
         }
         if mode == Mode::Tsan {
             cmd.env("TSAN_OPTIONS", "halt_on_error=1:exitcode=66");
