@@ -40,7 +40,9 @@ pub fn signalfd4(ufd: RawFd, mask: &KernelSigset, flags: c_int) -> Result<RawFd,
     )
 }
 
-/// `signalfd4` with a pointer the kernel validates itself (`EFAULT`).
+/// `signalfd4` with a pointer the kernel validates itself: a bad `mask` is
+/// `EFAULT`, never a fault in this process, so the function is safe.
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // only the kernel reads `mask`
 pub fn signalfd4_raw(ufd: RawFd, mask: *const libc::c_void, flags: c_int) -> Result<RawFd, Errno> {
     // SAFETY: the kernel copies KERNEL_SIGSET_SIZE bytes from `mask` and
     // reports EFAULT itself if the pointer is bad.
