@@ -9,6 +9,7 @@
 #define EVFD_H
 
 #include <bits/types/sigset_t.h>
+#include <bits/types/struct_timespec.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
