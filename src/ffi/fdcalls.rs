@@ -34,8 +34,9 @@ pub const TFD_TIMER_SEQ: c_int = 2;
 ///
 /// Returns the descriptor, or -1 with `errno` set: `EINVAL` if `masksize`
 /// is out of range or `ufd` is open but not a signalfd; `EFAULT` if `mask`
-/// is NULL; `EBADF` if `ufd` is not open or is below -1; `EMFILE`, `ENFILE`
-/// or `ENOMEM` if no descriptor can be made. A failed call changes nothing.
+/// is NULL; `EBADF` if `ufd` is not open or is below -1; `EMFILE`, `ENFILE`,
+/// `ENODEV` or `ENOMEM` if no descriptor can be made. A failed call changes
+/// nothing.
 ///
 /// # Safety
 /// A non-NULL `mask` must be readable for `masksize` bytes.
@@ -70,8 +71,11 @@ pub unsafe extern "C" fn evfd_signalfd(
 /// or `clockid` is not one of those, if `when` has a negative `tv_sec` or a
 /// `tv_nsec` outside 0 to 999999999, or if `ufd` is open but is not a
 /// timerfd or runs on another clock; `EFAULT` if `when` is NULL; `EBADF` if
-/// `ufd` is not open or is below -1; `EMFILE`, `ENFILE` or `ENOMEM` if no
-/// descriptor can be made. A failed call changes nothing.
+/// `ufd` is not open or is below -1; `EMFILE`, `ENFILE`, `ENODEV` or
+/// `ENOMEM` if no descriptor can be made. Re-arming an existing timer reads
+/// its clock from `/proc/self/fdinfo`, so it also fails with `EMFILE` when
+/// the descriptor table is full and with `ENOENT` when `/proc` is not
+/// mounted. A failed call changes nothing.
 ///
 /// # Safety
 /// A non-NULL `when` must point to a readable `struct timespec`.
