@@ -21,7 +21,14 @@ fn compiles(compiler: &str, std: &str, lang: &str, source: &str) {
     let file = dir.join(format!("check-{std}.{lang}"));
     std::fs::write(&file, source).unwrap();
     let out = Command::new(compiler)
-        .args([&format!("-std={std}"), "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only"])
+        .args([
+            &format!("-std={std}"),
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-fsyntax-only",
+        ])
         .arg(format!("-I{}", root().join("include").display()))
         .arg(&file)
         .output()

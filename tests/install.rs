@@ -46,15 +46,26 @@ fn install_then_build_a_consumer_with_pkg_config() {
         for f in ["libevfd.so.0.1.0", "libevfd.a", "pkgconfig/evfd.pc"] {
             assert!(lib.join(f).is_file(), "missing {}", lib.join(f).display());
         }
-        assert_eq!(std::fs::read_link(lib.join("libevfd.so.0")).unwrap(), Path::new("libevfd.so.0.1.0"));
-        assert_eq!(std::fs::read_link(lib.join("libevfd.so")).unwrap(), Path::new("libevfd.so.0"));
+        assert_eq!(
+            std::fs::read_link(lib.join("libevfd.so.0")).unwrap(),
+            Path::new("libevfd.so.0.1.0")
+        );
+        assert_eq!(
+            std::fs::read_link(lib.join("libevfd.so")).unwrap(),
+            Path::new("libevfd.so.0")
+        );
         assert!(base.join("include/evfd.h").is_file());
         assert!(base.join("include/evfd/proposed.h").is_file());
-        let pages: Vec<_> = std::fs::read_dir(base.join("share/man/man3")).unwrap().collect();
+        let pages: Vec<_> = std::fs::read_dir(base.join("share/man/man3"))
+            .unwrap()
+            .collect();
         assert!(!pages.is_empty(), "no man pages installed");
         let pc = std::fs::read_to_string(lib.join("pkgconfig/evfd.pc")).unwrap();
         assert!(pc.contains(&format!("prefix={}", prefix.display())), "{pc}");
-        assert!(!pc.contains('@'), "unsubstituted pkg-config template:\n{pc}");
+        assert!(
+            !pc.contains('@'),
+            "unsubstituted pkg-config template:\n{pc}"
+        );
     }
 
     // The consumer: built only from what pkg-config says about the prefix.
@@ -95,9 +106,14 @@ int main(void) {
     let out = run(Command::new(&exe).env("LD_LIBRARY_PATH", prefix.join("lib")));
     assert_eq!(out.trim(), "consumer ok 42");
     // And it really loaded the installed copy, by soname.
-    let ldd = run(Command::new("ldd").arg(&exe).env("LD_LIBRARY_PATH", prefix.join("lib")));
+    let ldd = run(Command::new("ldd")
+        .arg(&exe)
+        .env("LD_LIBRARY_PATH", prefix.join("lib")));
     assert!(
-        ldd.contains(&format!("libevfd.so.0 => {}", prefix.join("lib/libevfd.so.0").display())),
+        ldd.contains(&format!(
+            "libevfd.so.0 => {}",
+            prefix.join("lib/libevfd.so.0").display()
+        )),
         "{ldd}"
     );
 
@@ -114,6 +130,10 @@ int main(void) {
         .collect();
     args.insert(0, prefix.join("lib/libevfd.a").display().to_string());
     args.insert(0, libdir);
-    run(Command::new("cc").arg(&source).arg("-o").arg(&static_exe).args(&args));
+    run(Command::new("cc")
+        .arg(&source)
+        .arg("-o")
+        .arg(&static_exe)
+        .args(&args));
     assert_eq!(run(&mut Command::new(&static_exe)).trim(), "consumer ok 42");
 }
