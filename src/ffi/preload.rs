@@ -18,8 +18,8 @@ use libc::{c_int, size_t};
 /// `int flags`) are 0 or a combination of `SFD_NONBLOCK` and
 /// `SFD_CLOEXEC`, the call is exactly glibc's `signalfd`: the kernel's
 /// signalfd4 with the caller's pointer, so its result, descriptor flags and
-/// errno (`EBADF`, `EINVAL`, `EFAULT`, `EMFILE`, `ENFILE`, `ENOMEM`,
-/// `ENODEV`) are the kernel's. Any other `third` fails as glibc fails for
+/// errno (`EBADF`, `EINVAL`, `EFAULT`, `EMFILE`, `ENFILE`, `ENOMEM`) are
+/// the kernel's. Any other `third` fails as glibc fails for
 /// such flags: `EFAULT` if `mask` is not readable, else `EINVAL`; nothing
 /// is created or changed.
 ///
