@@ -13,12 +13,46 @@
 #ifndef EVFD_PROPOSED_H
 #define EVFD_PROPOSED_H
 
+#if defined(_SYS_SIGNALFD_H) || defined(_SYS_EVENTFD_H)
+#error "<evfd/proposed.h> declares the 2007 signalfd() and eventfd(); do not combine it with <sys/signalfd.h> or <sys/eventfd.h> (use evfd_signalfd() and evfd_eventfd() from <evfd.h> there)"
+#endif
+
 #include <evfd.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* What read() returns from a signalfd: the kernel's 128-byte record, with
+ * the field names of <sys/signalfd.h> (which cannot be included here). */
+struct signalfd_siginfo {
+    uint32_t ssi_signo;
+    int32_t ssi_errno;
+    int32_t ssi_code;
+    uint32_t ssi_pid;
+    uint32_t ssi_uid;
+    int32_t ssi_fd;
+    uint32_t ssi_tid;
+    uint32_t ssi_band;
+    uint32_t ssi_overrun;
+    uint32_t ssi_trapno;
+    int32_t ssi_status;
+    int32_t ssi_int;
+    uint64_t ssi_ptr;
+    uint64_t ssi_utime;
+    uint64_t ssi_stime;
+    uint64_t ssi_addr;
+    uint16_t ssi_addr_lsb;
+    uint16_t evfd_pad2;
+    int32_t ssi_syscall;
+    uint64_t ssi_call_addr;
+    uint32_t ssi_arch;
+    uint8_t evfd_pad[28];
+};
+
+/* The unprefixed signalfd accepts both this call and glibc's
+ * signalfd(fd, mask, flags); see evfd_signalfd(3) for the exact rule. */
 int signalfd(int ufd, const sigset_t *mask, size_t masksize);
 int timerfd(int ufd, int clockid, int timertype, const struct timespec *when);
 

@@ -2,6 +2,7 @@
 //! `evfd_eventfd`.
 
 use super::{int_result, read_bytes, read_timespec};
+use crate::errno::Errno;
 use crate::sys::KERNEL_SIGSET_SIZE;
 use crate::timerfd::{Clock, TimerType, When};
 use crate::{eventfd, signalfd, timerfd};
@@ -46,13 +47,25 @@ pub unsafe extern "C" fn evfd_signalfd(
     mask: *const libc::sigset_t,
     masksize: size_t,
 ) -> c_int {
-    int_result(|| {
-        signalfd::check_masksize(masksize)?;
-        // SAFETY: masksize >= KERNEL_SIGSET_SIZE was checked, and the caller
-        // promises `mask` is readable for masksize bytes.
-        let first = unsafe { read_bytes::<KERNEL_SIGSET_SIZE>(mask.cast()) }?;
-        signalfd::create_or_replace(ufd, signalfd::kernel_sigset(first))
-    })
+    // SAFETY: passed on under the same contract.
+    int_result(|| unsafe { proposed_signalfd(ufd, mask, masksize) })
+}
+
+/// `evfd_signalfd` before the errno conversion; also the 2007 path of the
+/// unprefixed `signalfd` (a plain Rust call, never through the PLT).
+///
+/// # Safety
+/// As for `evfd_signalfd`.
+pub(crate) unsafe fn proposed_signalfd(
+    ufd: c_int,
+    mask: *const libc::sigset_t,
+    masksize: size_t,
+) -> Result<c_int, Errno> {
+    signalfd::check_masksize(masksize)?;
+    // SAFETY: masksize >= KERNEL_SIGSET_SIZE was checked, and the caller
+    // promises `mask` is readable for masksize bytes.
+    let first = unsafe { read_bytes::<KERNEL_SIGSET_SIZE>(mask.cast()) }?;
+    signalfd::create_or_replace(ufd, signalfd::kernel_sigset(first))
 }
 
 /// Creates a timer descriptor, or re-arms an existing one (Davide
@@ -86,14 +99,27 @@ pub unsafe extern "C" fn evfd_timerfd(
     timertype: c_int,
     when: *const libc::timespec,
 ) -> c_int {
-    int_result(|| {
-        let kind = TimerType::from_raw(timertype)?;
-        let clock = Clock::from_id(clockid)?;
-        // SAFETY: the caller promises a non-NULL `when` is readable.
-        let when = unsafe { read_timespec(when) }?;
-        let when = When::new(when.tv_sec, when.tv_nsec)?;
-        timerfd::create_or_rearm(ufd, clock, kind, when)
-    })
+    // SAFETY: passed on under the same contract.
+    int_result(|| unsafe { proposed_timerfd(ufd, clockid, timertype, when) })
+}
+
+/// `evfd_timerfd` before the errno conversion; also the unprefixed
+/// `timerfd`.
+///
+/// # Safety
+/// As for `evfd_timerfd`.
+pub(crate) unsafe fn proposed_timerfd(
+    ufd: c_int,
+    clockid: c_int,
+    timertype: c_int,
+    when: *const libc::timespec,
+) -> Result<c_int, Errno> {
+    let kind = TimerType::from_raw(timertype)?;
+    let clock = Clock::from_id(clockid)?;
+    // SAFETY: the caller promises a non-NULL `when` is readable.
+    let when = unsafe { read_timespec(when) }?;
+    let when = When::new(when.tv_sec, when.tv_nsec)?;
+    timerfd::create_or_rearm(ufd, clock, kind, when)
 }
 
 /// Creates an event counter descriptor whose value starts at `count` (the

@@ -12,6 +12,9 @@ use crate::errno::{self, Errno};
 use libc::c_int;
 
 pub mod fdcalls;
+// Not in evfd.h (cbindgen.toml excludes its names): the 2007 prototypes
+// are in the hand-written <evfd/proposed.h>.
+pub mod preload;
 
 /// Runs `call` and converts its result to the C convention: the value on
 /// success with `errno` untouched, or -1 with `errno` set.
