@@ -281,3 +281,50 @@ pub fn thread_sigmask(how: c_int, set: &libc::sigset_t) -> Result<libc::sigset_t
     }
     Ok(old)
 }
+
+/// The kernel's `struct sigaction` on x86-64 and most 64-bit ports.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: KernelSigset,
+}
+
+/// Sets `SIG_DFL` or `SIG_IGN` with exactly `flags` and the first 64
+/// signals of `mask`, through `rt_sigaction` itself: glibc's wrapper always
+/// adds `SA_RESTORER`, which a disposition the program never set lacks.
+/// Only for `SIG_DFL`/`SIG_IGN`, which never return through a restorer.
+pub fn set_default_or_ignore_exactly(
+    sig: c_int,
+    handler: usize,
+    flags: c_int,
+    mask: &libc::sigset_t,
+) -> Result<(), Errno> {
+    debug_assert!(handler == libc::SIG_DFL || handler == libc::SIG_IGN);
+    let mut bits: KernelSigset = 0;
+    for s in 1..=64 {
+        // SAFETY: `mask` is a valid sigset_t and `s` is in range.
+        if unsafe { libc::sigismember(mask, s) } == 1 {
+            bits |= 1 << (s - 1);
+        }
+    }
+    let action = KernelSigaction {
+        handler,
+        flags: flags as libc::c_uint as libc::c_ulong,
+        restorer: 0,
+        mask: bits,
+    };
+    // SAFETY: `action` is a valid kernel sigaction for the duration of
+    // the call; no old action wanted.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig as c_long,
+            &action as *const KernelSigaction,
+            core::ptr::null_mut::<KernelSigaction>(),
+            KERNEL_SIGSET_SIZE as c_long,
+        )
+    };
+    check(ret).map(drop)
+}

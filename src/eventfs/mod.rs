@@ -39,6 +39,10 @@ const FAULT_SIGNALS: [c_int; 5] = [
     libc::SIGTRAP,
 ];
 
+/// The kernel's flag for a libc-supplied signal return trampoline
+/// (asm-generic/signal-defs.h; the libc crate does not export it).
+const SA_RESTORER: c_int = 0x0400_0000;
+
 /// What only normal context touches, under `LOCK`.
 struct Registry {
     /// The disposition before evfd's, exactly as `sigaction` reported it.
@@ -324,9 +328,27 @@ fn uninstall(guard: &mut Guard, signal: c_int, state: &SignalState) {
     if sys::sigaction(signal, None, Some(&mut current)).is_ok() && is_evfd_handler(&current) {
         let mut previous = guard.registry().previous[signal as usize];
         previous.sa_sigaction = state.previous_handler();
-        let _ = sys::sigaction(signal, Some(&previous), None);
+        if sys::sigaction(signal, Some(&previous), None).is_ok() {
+            restore_without_restorer(signal, &previous);
+        }
     }
     if let Some(mask) = old_mask {
         let _ = sys::thread_sigmask(libc::SIG_SETMASK, &mask);
+    }
+}
+
+/// glibc's sigaction adds `SA_RESTORER` to every disposition it sets; a
+/// `SIG_DFL`/`SIG_IGN` that did not have it gets it taken off again, so
+/// that `sigaction` reads back exactly what it read before evfd. (Done
+/// after glibc's call, so that sanitizers intercepting it saw the change.)
+fn restore_without_restorer(signal: c_int, previous: &libc::sigaction) {
+    let plain = previous.sa_sigaction == libc::SIG_DFL || previous.sa_sigaction == libc::SIG_IGN;
+    if plain && previous.sa_flags & SA_RESTORER == 0 {
+        let _ = sys::set_default_or_ignore_exactly(
+            signal,
+            previous.sa_sigaction,
+            previous.sa_flags,
+            &previous.sa_mask,
+        );
     }
 }
