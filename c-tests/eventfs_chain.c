@@ -14,10 +14,11 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t info_calls, info_sig, info_code, info_pid, info_uid, info_value;
-static volatile sig_atomic_t info_had_context, info_errno;
+static volatile sig_atomic_t info_had_context, info_errno, careless;
 static void on_info(int sig, siginfo_t *si, void *ctx) {
     info_calls++;
     info_sig = sig;
@@ -27,13 +28,25 @@ static void on_info(int sig, siginfo_t *si, void *ctx) {
     info_value = si->si_value.sival_int;
     info_had_context = ctx != NULL;
     info_errno = errno;
-    errno = 0; /* a careless handler: evfd still gives errno back */
+    if (careless)
+        errno = 0; /* evfd still gives errno back */
 }
 
 static volatile sig_atomic_t plain_calls, plain_sig;
 static void on_plain(int sig) {
     plain_calls++;
     plain_sig = sig;
+}
+
+/* A signal sent to the process is handled before sigqueue() returns;
+ * ThreadSanitizer defers it to its next intercepted call, so wait a little
+ * (in an intercepted call) rather than assume. */
+static void wait_for(volatile sig_atomic_t *calls, int n) {
+    for (int i = 0; i < 10000 && *calls < n; i++) {
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    CHECK_EQ(*calls, n);
 }
 
 static uint64_t take(int fd) {
@@ -76,6 +89,10 @@ static void chained_rt(void) {
         _exit(10);
     union sigval v = {.sival_int = 1};
     sigqueue(getpid(), SIGRTMIN, v);
+    for (int i = 0; i < 10000; i++) { /* see wait_for */
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     _exit(11);
 }
 
@@ -127,16 +144,17 @@ int main(void) {
     union sigval val = {.sival_int = 31337};
     errno = 555;
     CHECK_EQ(sigqueue(getpid(), SIGUSR1, val), 0);      /* reference run */
-    CHECK_EQ(errno, 0);        /* the careless handler clobbered it */
+    wait_for(&info_calls, 1);
     CHECK_EQ(info_calls, 1);
     int ref_code = info_code, ref_pid = info_pid, ref_uid = info_uid, ref_errno = info_errno;
     CHECK_EQ(ref_code, SI_QUEUE);
     int fd = evfd_eventfs_signalfd(SIGUSR1, 0);
     CHECK(fd >= 0);
+    careless = 1;
     errno = 555;
     CHECK_EQ(sigqueue(getpid(), SIGUSR1, val), 0);
     CHECK_EQ(errno, 555);
-    CHECK_EQ(info_calls, 2);
+    wait_for(&info_calls, 2);
     CHECK_EQ(info_sig, SIGUSR1);
     CHECK_EQ(info_code, ref_code);
     CHECK_EQ(info_pid, ref_pid);
@@ -200,18 +218,32 @@ int main(void) {
     CHECK(WIFSIGNALED(status));
     CHECK_EQ(WTERMSIG(status), SIGUSR2);
 
+    /* The reference first: valgrind's signal emulation never stops a
+     * process, evfd or not; there the stop cannot be checked. */
     pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        raise(SIGTSTP);
+        _exit(0);
+    }
+    CHECK_EQ(waitpid(pid, &status, WUNTRACED), pid);
+    int stops = WIFSTOPPED(status);
+    if (stops) {
+        CHECK_EQ(kill(pid, SIGCONT), 0);
+        CHECK_EQ(waitpid(pid, &status, 0), pid);
+    } else {
+        fprintf(stderr, "note: SIGTSTP does not stop a process here; not checked\n");
+    }
+    pid = fork();
     CHECK(pid >= 0);
     if (pid == 0)
         chained_stop();
-    CHECK_EQ(waitpid(pid, &status, WUNTRACED), pid);
-    CHECK(WIFSTOPPED(status));
-    CHECK_EQ(WSTOPSIG(status), SIGTSTP);
-    CHECK_EQ(kill(pid, SIGCONT), 0);
-    CHECK_EQ(waitpid(pid, &status, WUNTRACED), pid);
-    CHECK(WIFSTOPPED(status));                /* the second raise */
-    CHECK_EQ(WSTOPSIG(status), SIGTSTP);
-    CHECK_EQ(kill(pid, SIGCONT), 0);
+    for (int i = 0; stops && i < 2; i++) {     /* each raise stops it */
+        CHECK_EQ(waitpid(pid, &status, WUNTRACED), pid);
+        CHECK(WIFSTOPPED(status));
+        CHECK_EQ(WSTOPSIG(status), SIGTSTP);
+        CHECK_EQ(kill(pid, SIGCONT), 0);
+    }
     CHECK_EQ(waitpid(pid, &status, 0), pid);
     CHECK(WIFEXITED(status));
     CHECK_EQ(WEXITSTATUS(status), 0);
