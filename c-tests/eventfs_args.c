@@ -1,7 +1,8 @@
 /* evfd_eventfs_signalfd: which signals and flags are refused (EINVAL, with
  * nothing leaked and the disposition untouched), and what a new descriptor
  * is: a blocking, close-on-exec eventfd with a zero count, like the
- * kernel's eventfd2(0, EFD_CLOEXEC). errno is left alone on success. */
+ * kernel's eventfd2(0, EFD_CLOEXEC). errno is left alone on success. A
+ * signal takes at most 32 fds (EMFILE beyond). */
 #define _GNU_SOURCE
 #include "check.h"
 #include <evfd.h>
@@ -108,6 +109,21 @@ int main(void) {
         }
         close(fd);
     }
+    /* A signal takes 32 fds at most; the 33rd is EMFILE, leaking nothing. */
+    int many[32];
+    for (int i = 0; i < 32; i++) {
+        many[i] = evfd_eventfs_signalfd(SIGUSR1, i % 2);
+        CHECK(many[i] >= 0);
+    }
+    int fds = count_fds();
+    CHECK_ERR(evfd_eventfs_signalfd(SIGUSR1, 0), EMFILE);
+    CHECK_NO_LEAK(fds);
+    close(many[7]);
+    many[7] = evfd_eventfs_signalfd(SIGUSR1, 0);     /* room again */
+    CHECK(many[7] >= 0);
+    for (int i = 0; i < 32; i++)
+        close(many[i]);
+
     /* After the next evfd call nothing of those registrations is left. */
     check_refused(0, 0);
     CHECK_NO_LEAK(before);

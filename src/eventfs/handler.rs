@@ -171,10 +171,6 @@ pub const KCMP_UNKNOWN: u8 = 0;
 pub const KCMP_WORKS: u8 = 1;
 pub const KCMP_MISSING: u8 = 2;
 
-/// Set by a handler that found a caller's descriptor closed: the next evfd
-/// call has something to reclaim.
-pub static STALE: AtomicBool = AtomicBool::new(false);
-
 /// The table entry for `sig`, if it is one evfd can register.
 pub fn state(sig: c_int) -> Option<&'static SignalState> {
     if sig >= 1 && (sig as usize) <= MAX_SIGNAL {
@@ -229,8 +225,6 @@ fn count_delivery(state: &SignalState) -> bool {
                 if slot.exclusive.load(SEQ) {
                     exclusive = true;
                 }
-            } else {
-                STALE.store(true, SEQ);
             }
         }
         slot.busy.fetch_sub(1, SEQ);

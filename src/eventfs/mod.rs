@@ -184,7 +184,6 @@ pub fn reclaim_closed() {
 }
 
 fn reclaim_locked(guard: &mut Guard) {
-    handler::STALE.store(false, Ordering::SeqCst);
     if LIVE.load(Ordering::SeqCst) == 0 {
         return;
     }
