@@ -166,9 +166,10 @@ pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
     check_fd(ret as c_long)
 }
 
-/// Whether descriptors `a` and `b` of process `pid` are the same open file
-/// description (`kcmp(pid, pid, KCMP_FILE, a, b)`). `EBADF` if either is
-/// not open. Async-signal-safe.
+/// Whether descriptors `a` and `b` in the fd table of task `pid` (a
+/// process or thread id) are the same open file description
+/// (`kcmp(pid, pid, KCMP_FILE, a, b)`). `EBADF` if either is not open.
+/// Async-signal-safe.
 pub fn kcmp_same_file(pid: libc::pid_t, a: RawFd, b: RawFd) -> Result<bool, Errno> {
     // SAFETY: plain integer arguments.
     let ret = unsafe {

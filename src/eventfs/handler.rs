@@ -208,7 +208,9 @@ pub extern "C" fn on_signal(sig: c_int, info: *mut siginfo_t, context: *mut c_vo
 /// of them is exclusive. Registrations whose caller's descriptor is closed
 /// (or now names another file) are neither counted nor exclusive.
 fn count_delivery(state: &SignalState) -> bool {
-    let pid = sys::getpid_raw();
+    // This thread, not the process: kcmp looks at the given task's fd
+    // table, and the main thread may have exited (pthread_exit) already.
+    let task = sys::gettid_raw();
     let mut exclusive = false;
     for slot in state.slots.iter() {
         // Free slots are skipped without the busy protocol: seeing -1 here
@@ -220,7 +222,7 @@ fn count_delivery(state: &SignalState) -> bool {
         let internal = slot.internal.load(SEQ);
         if internal >= 0 {
             let user = slot.user.load(SEQ);
-            if refers_to_same_file(pid, user, internal) {
+            if refers_to_same_file(task, user, internal) {
                 sys::eventfd_add_one(internal);
                 if slot.exclusive.load(SEQ) {
                     exclusive = true;
@@ -235,11 +237,11 @@ fn count_delivery(state: &SignalState) -> bool {
 /// Whether the caller's number still names evfd's file. Without kcmp the
 /// handler cannot tell and keeps counting into its own descriptor, which
 /// is harmless; normal context then decides from /proc instead.
-fn refers_to_same_file(pid: libc::pid_t, user: c_int, internal: c_int) -> bool {
+fn refers_to_same_file(task: libc::pid_t, user: c_int, internal: c_int) -> bool {
     if KCMP_STATE.load(Ordering::Relaxed) != KCMP_WORKS {
         return true;
     }
-    matches!(sys::kcmp_same_file(pid, user, internal), Ok(true))
+    matches!(sys::kcmp_same_file(task, user, internal), Ok(true))
 }
 
 /// Passes a counted delivery on to the previous disposition.

@@ -187,12 +187,13 @@ fn reclaim_locked(guard: &mut Guard) {
     if LIVE.load(Ordering::SeqCst) == 0 {
         return;
     }
-    let pid = sys::getpid_raw();
+    // This thread's fd table (the main thread may be gone).
+    let task = sys::gettid_raw();
     for (signal, state) in SIGNALS.iter().enumerate().skip(1) {
         let mut live = 0;
         for slot in state.slots.iter().filter(|slot| slot.in_use()) {
             let (user, internal, _) = slot.registration();
-            if still_registered(pid, user, internal) {
+            if still_registered(task, user, internal) {
                 live += 1;
                 continue;
             }
@@ -218,7 +219,7 @@ fn probe_kcmp(user: RawFd, internal: RawFd) {
         return;
     }
     let works = matches!(
-        sys::kcmp_same_file(sys::getpid_raw(), user, internal),
+        sys::kcmp_same_file(sys::gettid_raw(), user, internal),
         Ok(true)
     );
     let state = if works { KCMP_WORKS } else { KCMP_MISSING };
@@ -227,9 +228,9 @@ fn probe_kcmp(user: RawFd, internal: RawFd) {
 
 /// Whether the caller's number `user` still names the open file
 /// description of evfd's `internal`.
-fn still_registered(pid: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
+fn still_registered(task: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
     if KCMP_STATE.load(Ordering::SeqCst) == KCMP_WORKS {
-        return match sys::kcmp_same_file(pid, user, internal) {
+        return match sys::kcmp_same_file(task, user, internal) {
             Ok(same) => same,
             Err(Errno::EBADF) => false,
             // Unexpected: keep the registration rather than guess.
