@@ -1,7 +1,8 @@
 /* Chained (flags == 0) registrations pass each counted delivery on to the
  * previous disposition: an SA_SIGINFO handler gets the same signal number,
  * siginfo (code, pid, uid, value) and a context; a one-argument handler gets
- * the signal number; SA_RESETHAND runs it once; SIG_IGN stays ignored; a
+ * the signal number; SA_RESETHAND runs it once; SIG_IGN stays ignored
+ * (for SIGCHLD: children are still reaped automatically); a
  * SIG_DFL that ignores (SIGWINCH, SIGCHLD, SIGURG) stays ignored; a SIG_DFL
  * that terminates still terminates (SIGTERM, and SIGQUIT with its core
  * flag), and one that stops still stops (SIGTSTP) and counts again after
@@ -192,6 +193,21 @@ int main(void) {
         close(fd);
     }
     signal(SIGUSR2, SIG_DFL);
+
+    /* SIGCHLD over SIG_IGN: still counted, and children are still reaped
+     * automatically (waitpid finds none), as SIG_IGN does. */
+    signal(SIGCHLD, SIG_IGN);
+    fd = evfd_eventfs_signalfd(SIGCHLD, 0);
+    CHECK(fd >= 0);
+    pid_t kid = fork();
+    CHECK(kid >= 0);
+    if (kid == 0)
+        _exit(0);
+    CHECK_ERR(waitpid(kid, NULL, 0), ECHILD);
+    CHECK_EQ(take(fd), 1);
+    close(fd);
+    signal(SIGCHLD, SIG_DFL);
+    (void)evfd_eventfs_signalfd(0, 0);
 
     /* errno survives a delivery even when the handler's own system calls
      * fail (here: evfd checks a registration whose fd is closed). */
