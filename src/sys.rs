@@ -283,7 +283,9 @@ pub fn thread_sigmask(how: c_int, set: &libc::sigset_t) -> Result<libc::sigset_t
     Ok(old)
 }
 
-/// The kernel's `struct sigaction` on x86-64 and most 64-bit ports.
+/// The kernel's `struct sigaction` where it has `sa_restorer` (x86-64,
+/// aarch64); other ports lay it out differently.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[repr(C)]
 struct KernelSigaction {
     handler: usize,
@@ -296,6 +298,7 @@ struct KernelSigaction {
 /// signals of `mask`, through `rt_sigaction` itself: glibc's wrapper always
 /// adds `SA_RESTORER`, which a disposition the program never set lacks.
 /// Only for `SIG_DFL`/`SIG_IGN`, which never return through a restorer.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub fn set_default_or_ignore_exactly(
     sig: c_int,
     handler: usize,
@@ -328,4 +331,15 @@ pub fn set_default_or_ignore_exactly(
         )
     };
     check(ret).map(drop)
+}
+
+/// Elsewhere glibc's own `sigaction` call has to do.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub fn set_default_or_ignore_exactly(
+    _sig: c_int,
+    _handler: usize,
+    _flags: c_int,
+    _mask: &libc::sigset_t,
+) -> Result<(), Errno> {
+    Ok(())
 }
