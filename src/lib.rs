@@ -3,7 +3,7 @@
 //!
 //! Layers, one direction only: [`ffi`] is the C boundary (raw pointers and
 //! `errno` live there and nowhere else); the capability modules
-//! ([`signalfd`], [`timerfd`], [`eventfd`]) speak `Result<_, Errno>`;
+//! ([`signalfd`], [`timerfd`], [`eventfd`], [`eventfs`]) speak `Result<_, Errno>`;
 //! [`sys`] owns every raw system call.
 
 // libtest links crates with panic=unwind, so `cargo test` alone turns on the
@@ -13,6 +13,7 @@ compile_error!("evfd must be built with panic = \"abort\": a panic must never un
 
 pub mod errno;
 pub mod eventfd;
+pub mod eventfs;
 pub mod ffi;
 pub mod signalfd;
 pub mod sys;

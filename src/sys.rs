@@ -149,3 +149,197 @@ pub fn read_fdinfo(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
     }
     Ok(total)
 }
+
+// ---- eventfs (src/eventfs): descriptors, dispositions, and the calls its
+// signal handler makes. Those marked async-signal-safe are raw system calls:
+// no allocation, no locks, and not libc wrappers that are cancellation
+// points.
+
+/// `kcmp(2)`'s `KCMP_FILE` (linux/kcmp.h).
+const KCMP_FILE: c_long = 0;
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a close-on-exec duplicate sharing the
+/// open file description.
+pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
+    let ret = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    check_fd(ret as c_long)
+}
+
+/// Whether descriptors `a` and `b` in the fd table of task `pid` (a
+/// process or thread id) are the same open file description
+/// (`kcmp(pid, pid, KCMP_FILE, a, b)`). `EBADF` if either is not open.
+/// Async-signal-safe.
+pub fn kcmp_same_file(pid: libc::pid_t, a: RawFd, b: RawFd) -> Result<bool, Errno> {
+    // SAFETY: plain integer arguments.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            pid as c_long,
+            pid as c_long,
+            KCMP_FILE,
+            a as c_long,
+            b as c_long,
+        )
+    };
+    check(ret).map(|order| order == 0)
+}
+
+/// `getpid()`, straight from the kernel. Async-signal-safe.
+pub fn getpid_raw() -> libc::pid_t {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { libc::syscall(libc::SYS_getpid) as libc::pid_t }
+}
+
+/// `gettid()`. Async-signal-safe.
+pub fn gettid_raw() -> libc::pid_t {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
+}
+
+/// `tgkill(pid, tid, sig)`; failures are ignored (the thread is this
+/// one). Async-signal-safe.
+pub fn tgkill(pid: libc::pid_t, tid: libc::pid_t, sig: c_int) {
+    // SAFETY: plain integer arguments.
+    unsafe {
+        libc::syscall(
+            libc::SYS_tgkill,
+            pid as c_long,
+            tid as c_long,
+            sig as c_long,
+        )
+    };
+}
+
+/// Adds 1 to the eventfd `fd` (an 8-byte `write`). Failure is ignored: a
+/// counter at its maximum cannot count more. Async-signal-safe.
+pub fn eventfd_add_one(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: `one` is 8 readable bytes for the duration of the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_write,
+            fd as c_long,
+            &one as *const u64,
+            core::mem::size_of::<u64>() as c_long,
+        )
+    };
+}
+
+fn change_thread_mask(how: c_int, sig: c_int) {
+    let set: KernelSigset = 1 << (sig - 1);
+    // SAFETY: `set` is the kernel's 8-byte signal set; no old set wanted.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how as c_long,
+            &set as *const KernelSigset,
+            core::ptr::null_mut::<KernelSigset>(),
+            KERNEL_SIGSET_SIZE as c_long,
+        )
+    };
+}
+
+/// Unblocks `sig` (1..=64) in the calling thread. Async-signal-safe.
+pub fn unblock_signal(sig: c_int) {
+    change_thread_mask(libc::SIG_UNBLOCK, sig);
+}
+
+/// Blocks `sig` (1..=64) in the calling thread. Async-signal-safe.
+pub fn block_signal(sig: c_int) {
+    change_thread_mask(libc::SIG_BLOCK, sig);
+}
+
+/// `sched_yield()`. Async-signal-safe.
+pub fn yield_now() {
+    // SAFETY: no arguments.
+    unsafe { libc::syscall(libc::SYS_sched_yield) };
+}
+
+/// `sigaction(sig, new, old)` through libc, which supplies the restorer the
+/// kernel needs (and lets sanitizers that intercept it see the change).
+/// glibc's sigaction is async-signal-safe.
+pub fn sigaction(
+    sig: c_int,
+    new: Option<&libc::sigaction>,
+    old: Option<&mut libc::sigaction>,
+) -> Result<(), Errno> {
+    let new = new.map_or(core::ptr::null(), |n| n as *const libc::sigaction);
+    let old = old.map_or(core::ptr::null_mut(), |o| o as *mut libc::sigaction);
+    // SAFETY: each pointer is NULL or valid for the duration of the call.
+    let ret = unsafe { libc::sigaction(sig, new, old) };
+    check(ret as c_long).map(drop)
+}
+
+/// `pthread_sigmask(how, set, old)` for the calling thread.
+pub fn thread_sigmask(how: c_int, set: &libc::sigset_t) -> Result<libc::sigset_t, Errno> {
+    // SAFETY: an empty set is a valid initial value for `old`.
+    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call.
+    let ret = unsafe { libc::pthread_sigmask(how, set, &mut old) };
+    if ret != 0 {
+        return Err(Errno(ret));
+    }
+    Ok(old)
+}
+
+/// The kernel's `struct sigaction` where it has `sa_restorer` (x86-64,
+/// aarch64); other ports lay it out differently.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: KernelSigset,
+}
+
+/// Sets `SIG_DFL` or `SIG_IGN` with exactly `flags` and the first 64
+/// signals of `mask`, through `rt_sigaction` itself: glibc's wrapper always
+/// adds `SA_RESTORER`, which a disposition the program never set lacks.
+/// Only for `SIG_DFL`/`SIG_IGN`, which never return through a restorer.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub fn set_default_or_ignore_exactly(
+    sig: c_int,
+    handler: usize,
+    flags: c_int,
+    mask: &libc::sigset_t,
+) -> Result<(), Errno> {
+    debug_assert!(handler == libc::SIG_DFL || handler == libc::SIG_IGN);
+    let mut bits: KernelSigset = 0;
+    for s in 1..=64 {
+        // SAFETY: `mask` is a valid sigset_t and `s` is in range.
+        if unsafe { libc::sigismember(mask, s) } == 1 {
+            bits |= 1 << (s - 1);
+        }
+    }
+    let action = KernelSigaction {
+        handler,
+        flags: flags as libc::c_uint as libc::c_ulong,
+        restorer: 0,
+        mask: bits,
+    };
+    // SAFETY: `action` is a valid kernel sigaction for the duration of
+    // the call; no old action wanted.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig as c_long,
+            &action as *const KernelSigaction,
+            core::ptr::null_mut::<KernelSigaction>(),
+            KERNEL_SIGSET_SIZE as c_long,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Elsewhere glibc's own `sigaction` call has to do.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub fn set_default_or_ignore_exactly(
+    _sig: c_int,
+    _handler: usize,
+    _flags: c_int,
+    _mask: &libc::sigset_t,
+) -> Result<(), Errno> {
+    Ok(())
+}

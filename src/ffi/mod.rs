@@ -11,15 +11,18 @@
 use crate::errno::{self, Errno};
 use libc::c_int;
 
+pub mod eventfs;
 pub mod fdcalls;
 // Not in evfd.h (cbindgen.toml excludes its names): the 2007 prototypes
 // are in the hand-written <evfd/proposed.h>.
 pub mod preload;
 
 /// Runs `call` and converts its result to the C convention: the value on
-/// success with `errno` untouched, or -1 with `errno` set.
+/// success with `errno` untouched, or -1 with `errno` set. Every evfd call
+/// first reclaims eventfs registrations whose descriptor was closed.
 pub(crate) fn int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
     let saved = errno::get();
+    crate::eventfs::reclaim_closed();
     match call() {
         Ok(value) => {
             errno::set(saved);

@@ -1,0 +1,107 @@
+/* Where kcmp(2) is refused (a seccomp profile, simulated here with a
+ * filter that makes it fail with EPERM), evfd_eventfs_signalfd still
+ * counts, still never writes into a file that took a closed fd's number
+ * (a pipe or another eventfd dup2()ed onto it), and still reclaims its
+ * internal fd and restores the disposition on the next evfd call: it
+ * compares the eventfd-id in /proc/self/fdinfo instead. */
+#define _GNU_SOURCE
+#include "check.h"
+#include <evfd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef __x86_64__
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#endif
+
+static void refuse_kcmp(void) {
+#ifdef __x86_64__
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kcmp, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        SKIP("cannot install a seccomp filter here");
+    CHECK_ERR(syscall(SYS_kcmp, getpid(), getpid(), 0, 0, 1), EPERM);
+#else
+    SKIP("the seccomp filter is written for x86-64");
+#endif
+}
+
+static uint64_t take(int fd) {
+    uint64_t v = 0;
+    CHECK_EQ(read(fd, &v, sizeof v), 8);
+    return v;
+}
+
+int main(void) {
+    refuse_kcmp();
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    struct sigaction old;
+    memset(&old, 0, sizeof old);
+    CHECK_EQ(sigaction(SIGUSR2, NULL, &old), 0);
+    int before = count_fds();
+
+    int a = evfd_eventfs_signalfd(SIGUSR1, 0);
+    int b = evfd_eventfs_signalfd(SIGUSR2, 1);
+    CHECK(a >= 0 && b >= 0);
+    raise(SIGUSR1);
+    raise(SIGUSR2);
+    raise(SIGUSR2);
+    CHECK_EQ(take(a), 1);
+    CHECK_EQ(take(b), 2);
+
+    /* A pipe takes a's number. */
+    int ends[2];
+    CHECK_EQ(pipe2(ends, O_NONBLOCK), 0);
+    CHECK_EQ(close(a), 0);
+    CHECK_EQ(dup2(ends[1], a), a);
+    raise(SIGUSR1);
+    char buf[16];
+    CHECK_ERR(read(ends[0], buf, sizeof buf), EAGAIN);
+    /* Another eventfd takes b's number. */
+    int stranger = eventfd(0, EFD_NONBLOCK);
+    CHECK(stranger >= 0);
+    CHECK_EQ(close(b), 0);
+    CHECK_EQ(dup2(stranger, b), b);
+    raise(SIGUSR2);
+    uint64_t v;
+    CHECK_ERR(read(stranger, &v, sizeof v), EAGAIN);
+
+    /* The next evfd call reclaims both and restores SIGUSR2's SIG_IGN. */
+    int e = evfd_eventfd(0);
+    CHECK(e >= 0);
+    close(e);
+    CHECK_EQ(count_fds(), before + 5);  /* a, b, both ends, stranger; none of evfd's */
+    struct sigaction now;
+    memset(&now, 0, sizeof now);
+    CHECK_EQ(sigaction(SIGUSR2, NULL, &now), 0);
+    CHECK(now.sa_handler == old.sa_handler);
+    CHECK_EQ(now.sa_flags, old.sa_flags);
+    raise(SIGUSR1);
+    raise(SIGUSR2);
+    CHECK_ERR(read(ends[0], buf, sizeof buf), EAGAIN);
+    CHECK_ERR(read(stranger, &v, sizeof v), EAGAIN);
+    close(a);
+    close(b);
+    close(ends[0]);
+    close(ends[1]);
+    close(stranger);
+    CHECK_NO_LEAK(before);
+    return 0;
+}

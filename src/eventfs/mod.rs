@@ -1,0 +1,354 @@
+//! Evgeniy Polyakov's eventfs idea: one descriptor per signal, readable as
+//! a count of deliveries.
+//!
+//! Each registration is a kernel eventfd (the caller's descriptor, with
+//! `EFD_CLOEXEC`) plus evfd's own close-on-exec duplicate of it in a fixed
+//! table ([`handler::SIGNALS`]). evfd's handler adds 1 through its own
+//! duplicate only, so the kernel gives `read()`, `EAGAIN`, `poll()` and
+//! the counter for free, and evfd never writes to the caller's number.
+//!
+//! A plain `close()` by the caller is noticed with `kcmp(KCMP_FILE)`: the
+//! registration lives while the caller's number still names the same open
+//! file description as evfd's duplicate. The handler checks that on every
+//! delivery, so a closed registration stops counting (and stops being
+//! exclusive) at once; normal context reclaims evfd's duplicate and puts
+//! the previous disposition back on the next evfd call.
+//!
+//! Registration changes run in normal context under one lock; the handler
+//! only reads the fixed table (see `handler.rs` for the protocols).
+
+pub mod handler;
+
+use crate::errno::Errno;
+use crate::sys;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use handler::{
+    SignalState, KCMP_MISSING, KCMP_STATE, KCMP_UNKNOWN, KCMP_WORKS, MAX_SIGNAL, SIGNALS,
+};
+use libc::c_int;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+
+/// The signals whose exclusive registration is refused: they are raised
+/// by the faulting instruction, which would fault again forever.
+const FAULT_SIGNALS: [c_int; 5] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGTRAP,
+];
+
+/// The kernel's flag for a libc-supplied signal return trampoline
+/// (asm-generic/signal-defs.h; the libc crate does not export it).
+const SA_RESTORER: c_int = 0x0400_0000;
+
+/// What only normal context touches, under `LOCK`.
+struct Registry {
+    /// The disposition before evfd's, exactly as `sigaction` reported it.
+    previous: [libc::sigaction; MAX_SIGNAL + 1],
+}
+
+struct Locked {
+    mutex: UnsafeCell<libc::pthread_mutex_t>,
+    registry: UnsafeCell<Registry>,
+}
+
+// SAFETY: `registry` is only reached through a `Guard`, which holds `mutex`.
+unsafe impl Sync for Locked {}
+
+static LOCKED: Locked = Locked {
+    mutex: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    registry: UnsafeCell::new(Registry {
+        previous: unsafe { core::mem::zeroed() },
+    }),
+};
+
+/// Registrations in the table; lets evfd calls skip reclaiming entirely
+/// (no lock, no system call) while there are none.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+static ATFORK: std::sync::Once = std::sync::Once::new();
+
+struct Guard;
+
+impl Guard {
+    fn registry(&mut self) -> &mut Registry {
+        // SAFETY: a Guard exists only while `mutex` is held, and `&mut self`
+        // makes this the only reference.
+        unsafe { &mut *LOCKED.registry.get() }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // SAFETY: this Guard locked it.
+        unsafe { libc::pthread_mutex_unlock(LOCKED.mutex.get()) };
+    }
+}
+
+// A fork while another thread holds the lock would leave it locked forever
+// in the child; taking it around fork keeps the table consistent too.
+extern "C" fn before_fork() {
+    // SAFETY: a valid, statically initialised mutex.
+    unsafe { libc::pthread_mutex_lock(LOCKED.mutex.get()) };
+}
+
+extern "C" fn after_fork_in_parent() {
+    // SAFETY: locked by `before_fork` in this thread.
+    unsafe { libc::pthread_mutex_unlock(LOCKED.mutex.get()) };
+}
+
+extern "C" fn after_fork_in_child() {
+    handler::reset_after_fork();
+    // SAFETY: locked by `before_fork` in the thread that is now the child's
+    // only thread.
+    unsafe { libc::pthread_mutex_unlock(LOCKED.mutex.get()) };
+}
+
+fn lock() -> Guard {
+    ATFORK.call_once(|| {
+        // SAFETY: the three functions are valid for the life of the
+        // process (glibc drops them if the library is unloaded).
+        unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork_in_parent),
+                Some(after_fork_in_child),
+            )
+        };
+    });
+    // SAFETY: a valid, statically initialised mutex; evfd never locks it
+    // twice in one thread (no evfd call runs inside a handler).
+    unsafe { libc::pthread_mutex_lock(LOCKED.mutex.get()) };
+    Guard
+}
+
+/// Fails with `EINVAL` unless `signal` can be registered in this mode.
+pub fn check_signal(signal: c_int, exclusive: bool) -> Result<(), Errno> {
+    let in_range = signal >= 1 && signal <= libc::SIGRTMAX() && signal as usize <= MAX_SIGNAL;
+    if !in_range || signal == libc::SIGKILL || signal == libc::SIGSTOP {
+        return Err(Errno::EINVAL);
+    }
+    if exclusive && FAULT_SIGNALS.contains(&signal) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// A new descriptor counting deliveries of `signal`: a blocking,
+/// close-on-exec eventfd. With `exclusive` the signal goes only to the
+/// descriptor while it is open; otherwise it also goes on to the previous
+/// disposition.
+///
+/// Errors: `EINVAL` for a signal outside 1..=`SIGRTMAX`, `SIGKILL`,
+/// `SIGSTOP`, a signal glibc reserves, or a fault signal with `exclusive`;
+/// `EMFILE` if the signal already has `SLOTS_PER_SIGNAL` registrations or
+/// the process is out of descriptors; `ENFILE`, `ENODEV`, `ENOMEM` from
+/// the kernel.
+pub fn register(signal: c_int, exclusive: bool) -> Result<RawFd, Errno> {
+    check_signal(signal, exclusive)?;
+    let mut guard = lock();
+    reclaim_locked(&mut guard);
+    let state = &SIGNALS[signal as usize];
+    let slot = state
+        .slots
+        .iter()
+        .find(|slot| !slot.in_use())
+        .ok_or(Errno::EMFILE)?;
+    let user = sys::eventfd2(0, libc::EFD_CLOEXEC)?;
+    let internal = sys::dup_cloexec(user.as_raw_fd())?;
+    probe_kcmp(user.as_raw_fd(), internal.as_raw_fd());
+    slot.publish(user.as_raw_fd(), internal.as_raw_fd(), exclusive);
+    if let Err(e) = ensure_installed(&mut guard, signal, state) {
+        // No handler can be inside: none of evfd's was installed for it.
+        slot.retire();
+        return Err(e);
+    }
+    LIVE.fetch_add(1, Ordering::SeqCst);
+    let _ = internal.into_raw_fd(); // now owned by the slot
+    Ok(user.into_raw_fd())
+}
+
+/// Releases what belongs to registrations whose descriptor the caller has
+/// closed, and restores the previous disposition of signals left with
+/// none. Every evfd call runs this first; without registrations it costs
+/// one atomic load.
+pub fn reclaim_closed() {
+    if LIVE.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    let mut guard = lock();
+    reclaim_locked(&mut guard);
+}
+
+fn reclaim_locked(guard: &mut Guard) {
+    if LIVE.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    // This thread's fd table (the main thread may be gone).
+    let task = sys::gettid_raw();
+    for (signal, state) in SIGNALS.iter().enumerate().skip(1) {
+        let mut live = 0;
+        for slot in state.slots.iter().filter(|slot| slot.in_use()) {
+            let (user, internal, _) = slot.registration();
+            if still_registered(task, user, internal) {
+                live += 1;
+                continue;
+            }
+            let internal = slot.retire();
+            // The caller may have closed evfd's duplicate too (closefrom):
+            // then the number is not ours to close any more.
+            if sys::fd_flags(internal).is_ok() {
+                // SAFETY: evfd's own duplicate, retired from the table, so
+                // no handler can write to it; closed exactly once.
+                drop(unsafe { OwnedFd::from_raw_fd(internal) });
+            }
+            LIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+        if live == 0 && state.is_installed() {
+            uninstall(guard, signal as c_int, state);
+        }
+    }
+}
+
+/// Decides once per process whether kcmp can tell descriptors apart here.
+fn probe_kcmp(user: RawFd, internal: RawFd) {
+    if KCMP_STATE.load(Ordering::SeqCst) != KCMP_UNKNOWN {
+        return;
+    }
+    let works = matches!(
+        sys::kcmp_same_file(sys::gettid_raw(), user, internal),
+        Ok(true)
+    );
+    let state = if works { KCMP_WORKS } else { KCMP_MISSING };
+    KCMP_STATE.store(state, Ordering::SeqCst);
+}
+
+/// Whether the caller's number `user` still names the open file
+/// description of evfd's `internal`.
+fn still_registered(task: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
+    if KCMP_STATE.load(Ordering::SeqCst) == KCMP_WORKS {
+        return match sys::kcmp_same_file(task, user, internal) {
+            Ok(same) => same,
+            Err(Errno::EBADF) => false,
+            // Unexpected: keep the registration rather than guess.
+            Err(_) => true,
+        };
+    }
+    // Without kcmp: each eventfd has a unique id in /proc/self/fdinfo.
+    if sys::fd_flags(user).is_err() {
+        return false;
+    }
+    match (eventfd_id(user), eventfd_id(internal)) {
+        (Some(a), Some(b)) => a == b,
+        (None, Some(_)) => false, // the number now names something else
+        _ => true,                // no way to tell: keep it
+    }
+}
+
+/// The `eventfd-id:` of an eventfd, from /proc/self/fdinfo.
+fn eventfd_id(fd: RawFd) -> Option<u64> {
+    let mut buf = [0u8; 512];
+    let len = sys::read_fdinfo(fd, &mut buf).ok()?;
+    let text = core::str::from_utf8(&buf[..len]).ok()?;
+    let line = text.lines().find(|l| l.starts_with("eventfd-id:"))?;
+    line["eventfd-id:".len()..].trim().parse().ok()
+}
+
+/// The disposition evfd installs over `previous`. The mask is the previous
+/// one, so a chained handler runs with the signals blocked it asked for;
+/// over a handler, `SA_RESTART`, `SA_ONSTACK` and `SA_NODEFER` are kept as
+/// they were, over `SIG_DFL`/`SIG_IGN` interrupted calls restart. For
+/// `SIGCHLD` the child flags are kept, and `SIG_IGN`'s automatic reaping
+/// becomes `SA_NOCLDWAIT`.
+fn evfd_action(signal: c_int, previous: &libc::sigaction) -> libc::sigaction {
+    // SAFETY: all-zero is a valid sigaction; every field used is set below.
+    let mut ours: libc::sigaction = unsafe { core::mem::zeroed() };
+    ours.sa_sigaction = handler::on_signal as *const () as usize;
+    ours.sa_mask = previous.sa_mask;
+    let prev_is_handler =
+        previous.sa_sigaction != libc::SIG_DFL && previous.sa_sigaction != libc::SIG_IGN;
+    let mut flags = libc::SA_SIGINFO;
+    flags |= if prev_is_handler {
+        previous.sa_flags & (libc::SA_RESTART | libc::SA_ONSTACK | libc::SA_NODEFER)
+    } else {
+        libc::SA_RESTART | libc::SA_ONSTACK
+    };
+    if signal == libc::SIGCHLD {
+        flags |= previous.sa_flags & (libc::SA_NOCLDSTOP | libc::SA_NOCLDWAIT);
+        if previous.sa_sigaction == libc::SIG_IGN {
+            flags |= libc::SA_NOCLDWAIT;
+        }
+    }
+    ours.sa_flags = flags;
+    ours
+}
+
+fn is_evfd_handler(action: &libc::sigaction) -> bool {
+    action.sa_sigaction == handler::on_signal as *const () as usize
+}
+
+/// Makes evfd's handler the disposition of `signal`, remembering what was
+/// there. If someone replaced evfd's handler since, what is there now
+/// becomes the disposition to chain to and to restore.
+fn ensure_installed(guard: &mut Guard, signal: c_int, state: &SignalState) -> Result<(), Errno> {
+    state.wait_reraising();
+    // SAFETY: all-zero is a valid sigaction for the kernel to fill in.
+    let mut current: libc::sigaction = unsafe { core::mem::zeroed() };
+    sys::sigaction(signal, None, Some(&mut current))?;
+    if is_evfd_handler(&current) {
+        // Ours already (or put back by the program): keep the previous one
+        // evfd recorded.
+        state.mark_installed();
+        return Ok(());
+    }
+    let ours = evfd_action(signal, &current);
+    state.set_previous(current.sa_sigaction, current.sa_flags);
+    guard.registry().previous[signal as usize] = current;
+    sys::sigaction(signal, Some(&ours), None)?;
+    state.mark_installed();
+    Ok(())
+}
+
+/// Puts the previous disposition back, unless the program has replaced
+/// evfd's handler with its own meanwhile (then that stays).
+fn uninstall(guard: &mut Guard, signal: c_int, state: &SignalState) {
+    // Blocked here so that a handler re-raising on this thread waits for
+    // the restored disposition instead of running again and again.
+    // SAFETY: all-zero is an empty signal set.
+    let mut only: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // SAFETY: `only` is a valid set and `signal` is in range.
+    unsafe { libc::sigaddset(&mut only, signal) };
+    let old_mask = sys::thread_sigmask(libc::SIG_BLOCK, &only).ok();
+    state.mark_uninstalling();
+    // SAFETY: all-zero is a valid sigaction for the kernel to fill in.
+    let mut current: libc::sigaction = unsafe { core::mem::zeroed() };
+    if sys::sigaction(signal, None, Some(&mut current)).is_ok() && is_evfd_handler(&current) {
+        let mut previous = guard.registry().previous[signal as usize];
+        previous.sa_sigaction = state.previous_handler();
+        if sys::sigaction(signal, Some(&previous), None).is_ok() {
+            restore_without_restorer(signal, &previous);
+        }
+    }
+    if let Some(mask) = old_mask {
+        let _ = sys::thread_sigmask(libc::SIG_SETMASK, &mask);
+    }
+}
+
+/// glibc's sigaction adds `SA_RESTORER` to every disposition it sets; a
+/// `SIG_DFL`/`SIG_IGN` that did not have it gets it taken off again, so
+/// that `sigaction` reads back exactly what it read before evfd. (Done
+/// after glibc's call, so that sanitizers intercepting it saw the change.)
+fn restore_without_restorer(signal: c_int, previous: &libc::sigaction) {
+    let plain = previous.sa_sigaction == libc::SIG_DFL || previous.sa_sigaction == libc::SIG_IGN;
+    if plain && previous.sa_flags & SA_RESTORER == 0 {
+        let _ = sys::set_default_or_ignore_exactly(
+            signal,
+            previous.sa_sigaction,
+            previous.sa_flags,
+            &previous.sa_mask,
+        );
+    }
+}
