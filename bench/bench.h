@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -155,6 +156,29 @@ static inline long proc_kb(const char *file, const char *key) {
 
 static inline long rss_kb(void) { return proc_kb("/proc/self/status", "VmRSS:"); }
 static inline long slab_kb(void) { return proc_kb("/proc/meminfo", "Slab:"); }
+
+/* Open descriptors of this process. */
+static inline long count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    BENCH_CHECK(d != NULL);
+    long n = 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 3; /* ".", "..", and the directory's own fd */
+}
+
+/* The source counts a scale series visits: 1, 10, ... up to `max`, then,
+ * if the descriptor limit stops the series below `max`, one last point
+ * just under the limit. Returns 0 after the last one. */
+static inline long next_count(long n, long max, long fd_room) {
+    long next = n == 0 ? 1 : n * 10;
+    long cap = max < fd_room ? max : fd_room;
+    if (next <= cap)
+        return next;
+    long last = cap >= 1000 ? cap / 1000 * 1000 : cap;
+    return last > n ? last : 0;
+}
 
 /* Records that `what` could not be measured because `feature` is not in
  * this build of libevfd. */

@@ -237,10 +237,13 @@ static int setup_eventfds(void) {
     return fd_evfd < 0 || fd_raw < 0;
 }
 
-static double block_ns(op_fn fn, long n) {
-    uint64_t t0 = now_ns();
+/* ns per operation of a block: CPU time, and wall time in *wall. */
+static double block_ns(op_fn fn, long n, double *wall) {
+    uint64_t t0 = now_ns(), c0 = thread_cpu_ns();
     fn(n);
-    return (double)(now_ns() - t0) / (double)n;
+    uint64_t c1 = thread_cpu_ns(), t1 = now_ns();
+    *wall = (double)(t1 - t0) / (double)n;
+    return (double)(c1 - c0) / (double)n;
 }
 
 static void measure(const struct op *op, int reps, double target_ms) {
@@ -250,35 +253,45 @@ static void measure(const struct op *op, int reps, double target_ms) {
     op->fn_evfd(200);
     op->fn_raw(200);
     long n = 200;
-    double per = block_ns(op->fn_raw, n);
+    double per;
+    block_ns(op->fn_raw, n, &per);
     n = (long)(target_ms * 1e6 / (per > 1.0 ? per : 1.0));
     if (n < 100)
         n = 100;
-    double *ev = calloc((size_t)reps, sizeof *ev), *rw = calloc((size_t)reps, sizeof *rw),
-           *ratio = calloc((size_t)reps, sizeof *ratio);
-    BENCH_CHECK(ev != NULL && rw != NULL && ratio != NULL);
+    size_t sz = (size_t)reps * sizeof(double);
+    double *ev = malloc(sz), *rw = malloc(sz), *ratio = malloc(sz), *evw = malloc(sz),
+           *rww = malloc(sz), *ratiow = malloc(sz);
+    BENCH_CHECK(ev && rw && ratio && evw && rww && ratiow);
     for (int r = 0; r < reps; r++) {
         if (r % 2 == 0) {
-            ev[r] = block_ns(op->fn_evfd, n);
-            rw[r] = block_ns(op->fn_raw, n);
+            ev[r] = block_ns(op->fn_evfd, n, &evw[r]);
+            rw[r] = block_ns(op->fn_raw, n, &rww[r]);
         } else {
-            rw[r] = block_ns(op->fn_raw, n);
-            ev[r] = block_ns(op->fn_evfd, n);
+            rw[r] = block_ns(op->fn_raw, n, &rww[r]);
+            ev[r] = block_ns(op->fn_evfd, n, &evw[r]);
         }
         ratio[r] = ev[r] / rw[r];
+        ratiow[r] = evw[r] / rww[r];
     }
     struct spread se = spread_of(ev, (size_t)reps), sr = spread_of(rw, (size_t)reps),
-                  sq = spread_of(ratio, (size_t)reps);
+                  sq = spread_of(ratio, (size_t)reps), swe = spread_of(evw, (size_t)reps),
+                  swr = spread_of(rww, (size_t)reps), swq = spread_of(ratiow, (size_t)reps);
     printf("overhead op=%s evfd=%s raw=%s reps=%d iters=%ld "
            "evfd_min=%.1f evfd_p25=%.1f evfd_med=%.1f evfd_p75=%.1f evfd_max=%.1f "
            "raw_min=%.1f raw_p25=%.1f raw_med=%.1f raw_p75=%.1f raw_max=%.1f "
-           "ratio_min=%.3f ratio_p25=%.3f ratio_med=%.3f ratio_p75=%.3f ratio_max=%.3f\n",
+           "ratio_min=%.3f ratio_p25=%.3f ratio_med=%.3f ratio_p75=%.3f ratio_max=%.3f "
+           "wall_evfd_med=%.1f wall_raw_med=%.1f wall_ratio_p25=%.3f wall_ratio_med=%.3f "
+           "wall_ratio_p75=%.3f\n",
            op->name, op->evfd, op->raw, reps, n, se.min, se.p25, se.med, se.p75, se.max,
-           sr.min, sr.p25, sr.med, sr.p75, sr.max, sq.min, sq.p25, sq.med, sq.p75, sq.max);
+           sr.min, sr.p25, sr.med, sr.p75, sr.max, sq.min, sq.p25, sq.med, sq.p75, sq.max,
+           swe.med, swr.med, swq.p25, swq.med, swq.p75);
     fflush(stdout);
     free(ev);
     free(rw);
     free(ratio);
+    free(evw);
+    free(rww);
+    free(ratiow);
     if (fd_evfd >= 0)
         close(fd_evfd);
     if (fd_raw >= 0)
