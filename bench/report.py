@@ -75,6 +75,12 @@ def machine():
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=False).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bench/*.c", "bench/*.h",
+                                "src", "Cargo.toml", "Makefile"], capture_output=True, text=True,
+                               check=False).stdout.strip()
+        if dirty:
+            commit += " plus uncommitted changes to " + ", ".join(
+                sorted(set(line[3:] for line in dirty.splitlines())))
     except OSError:
         commit = "unknown"
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "kernel": platform.release(),

@@ -84,8 +84,9 @@ static int measure(enum kind k, long n, int quick) {
         src[i] = make_source(k, i);
         if (src[i] < 0) {
             int e = errno;
+            const char *name = strerrorname_np(e);
             printf("limit table=scale kind=%s wanted=%ld made=%ld errno=%s\n", kind_name[k], n,
-                   i, strerror(e));
+                   i, name != NULL ? name : "unknown");
             for (long j = 0; j < i; j++)
                 close(src[j]);
             return -1;
