@@ -69,7 +69,7 @@ bench: lib
 	date -u '+%Y-%m-%d %H:%M:%S UTC' > $(BENCH_OUT)/date.start; \
 	for p in $(BENCH_PROGS); do \
 		case $$p in latency) args="$(LATENCY_ARGS)";; timers) args="$(TIMERS_ARGS)";; *) args="";; esac; \
-		cmd="BENCH_QUICK=$(BENCH_QUICK) ./$(BENCH_BIN)/$$p $$args"; \
+		cmd="$(if $(BENCH_QUICK),BENCH_QUICK=$(BENCH_QUICK) )./$(BENCH_BIN)/$$p $$args"; \
 		echo "$$cmd" | tee -a $(BENCH_OUT)/commands; \
 		env BENCH_QUICK=$(BENCH_QUICK) ./$(BENCH_BIN)/$$p $$args > $(BENCH_OUT)/$$p.txt || exit 1; \
 	done; cat /proc/loadavg > $(BENCH_OUT)/loadavg.end
