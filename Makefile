@@ -5,7 +5,7 @@
 #   make install         PREFIX=/usr/local DESTDIR= (staged installs)
 #   make header          regenerate include/evfd.h with the pinned cbindgen
 #   make bench           run the benchmarks, write bench/RESULTS.md and bench/plots/
-#                        (BENCH_QUICK=1: a short smoke run, written to bench/out/)
+#                        (BENCH_QUICK=1: a short smoke run, written to bench/out/quick/)
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -49,12 +49,13 @@ demo: $(BUILD_DIR)/demo
 # signalfd), so merged features are measured with no edits here.
 BENCH_QUICK  ?=
 BENCH_BIN    := $(BUILD_DIR)/bench
-BENCH_OUT    := bench/out
+BENCH_IS_QUICK := $(filter-out 0,$(BENCH_QUICK))
+BENCH_OUT    := bench/out/$(if $(BENCH_IS_QUICK),quick,full)
 BENCH_PROGS  := overhead latency timers scale
 BENCH_CFLAGS := -std=c11 -Wall -Wextra -pedantic -O2 -g -Iinclude
 LATENCY_ARGS ?=
 TIMERS_ARGS  ?=
-BENCH_REPORT := $(if $(filter-out 0,$(BENCH_QUICK)),$(BENCH_OUT),bench)
+BENCH_REPORT := $(if $(BENCH_IS_QUICK),$(BENCH_OUT),bench)
 
 bench: lib
 	@mkdir -p $(BENCH_BIN) $(BENCH_OUT)
@@ -66,6 +67,8 @@ bench: lib
 			-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread -ldl || exit 1; \
 	done
 	@: > $(BENCH_OUT)/commands; cat /proc/loadavg > $(BENCH_OUT)/loadavg.start; \
+	{ git rev-parse --short HEAD && git status --porcelain -- 'bench/*.c' 'bench/*.h' \
+		src Cargo.toml Makefile; } > $(BENCH_OUT)/commit 2>/dev/null || :; \
 	date -u '+%Y-%m-%d %H:%M:%S UTC' > $(BENCH_OUT)/date.start; \
 	for p in $(BENCH_PROGS); do \
 		case $$p in latency) args="$(LATENCY_ARGS)";; timers) args="$(TIMERS_ARGS)";; *) args="";; esac; \

@@ -13,7 +13,6 @@ written by hand.
 import math
 import os
 import platform
-import subprocess
 import sys
 
 PROGRAMS = ["overhead", "latency", "timers", "scale"]
@@ -62,7 +61,7 @@ def slurp(indir, name, default=""):
         return default
 
 
-def machine():
+def machine(indir):
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -72,17 +71,13 @@ def machine():
                     break
     except OSError:
         pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=False).stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bench/*.c", "bench/*.h",
-                                "src", "Cargo.toml", "Makefile"], capture_output=True, text=True,
-                               check=False).stdout.strip()
-        if dirty:
-            commit += " plus uncommitted changes to " + ", ".join(
-                sorted(set(line[3:] for line in dirty.splitlines())))
-    except OSError:
-        commit = "unknown"
+    # `make bench` notes the commit (and uncommitted source changes) when
+    # the run starts, so regenerating the report later keeps the run's own.
+    lines = slurp(indir, "commit").splitlines()
+    commit = lines[0] if lines else "unknown"
+    if len(lines) > 1:
+        commit += " plus uncommitted changes to " + ", ".join(
+            sorted(set(line[3:] for line in lines[1:])))
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "kernel": platform.release(),
             "commit": commit}
 
@@ -111,6 +106,15 @@ def nice_log_ticks(lo, hi):
                 ticks.append(v)
         e += 1
     return ticks
+
+
+def nice_step(raw):
+    """The smallest 1, 2 or 5 times a power of ten that is at least raw."""
+    e = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if m * e >= raw:
+            return m * e
+    return 10 * e
 
 
 def fmt_tick(v):
@@ -159,7 +163,10 @@ def line_chart(path, title, xlabel, ylabel, series, xlog=False, ylog=True, xtick
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>' % (L, esc(title))]
     # grid and ticks
-    yt = nice_log_ticks(y0, y1) if ylog else [y0 + (y1 - y0) * i / 5 for i in range(6)]
+    if not ylog:
+        step = nice_step((y1 - y0) / 5)
+        y1 = math.ceil(y1 / step) * step
+    yt = nice_log_ticks(y0, y1) if ylog else [y0 + step * i for i in range(int(round((y1 - y0) / step)) + 1)]
     for v in yt:
         y = fy(v)
         out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>' % (L, y, W - R, y))
@@ -217,7 +224,7 @@ def main():
     plotdir = os.path.join(outdir, "plots")
     os.makedirs(plotdir, exist_ok=True)
     recs = read_records(indir)
-    m = machine()
+    m = machine(indir)
     quick = slurp(indir, "commands").find("BENCH_QUICK=1") >= 0
     md = []
     w = md.append
