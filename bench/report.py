@@ -404,11 +404,15 @@ def main():
     # 4. scale
     sc = rows(recs, "scale")
     w("## 4. Scale: sources from 1 to 100,000\n")
-    w("N sources of one kind (one active, N-1 idle: signalfds/eventfs fds for SIGUSR2 while "
-      "SIGUSR1 is sent; eventfds written round robin), all in one epoll set. Per event: "
+    w("N sources of one kind (one active, N-1 idle: signalfds/eventfs fds for SIGUSR2 and "
+      "SIGRTMIN..SIGRTMAX in turn while SIGUSR1 is sent; eventfds written round robin), all "
+      "in one epoll set. Per event: "
       "trigger, epoll_wait, read; wall and CPU time, median of repeated blocks with the range. "
       "Memory per source from VmRSS and machine-wide Slab growth while creating them (slab is "
-      "noisy: other processes allocate too).\n")
+      "noisy: other processes allocate too). fds/source counts /proc/self/fd before and after "
+      "creating; eventfs reclaims the internal descriptors of closed fds lazily (DESIGN §2.4: "
+      "at the latest on the next evfd call), so its figure at small N can be off, even "
+      "negative.\n")
     for r in rows(recs, "limit", table="scale"):
         if r.get("kind") == "all":
             w("The descriptor limit (%s) stopped the series below the wanted %s sources.\n"

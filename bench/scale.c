@@ -3,12 +3,15 @@
  * For each kind of source, N sources are created, of which one is active
  * and N-1 idle, and all N are registered in one epoll set:
  *   signalfd  evfd_signalfd: the active one for SIGUSR1, the idle ones
- *             for SIGUSR2 (both blocked); an event is kill(getpid(),
- *             SIGUSR1), epoll_wait, read the siginfo
+ *             for the idle signals (all blocked); an event is
+ *             kill(getpid(), SIGUSR1), epoll_wait, read the siginfo
  *   eventfd   evfd_eventfd: an event is a write to the next fd in turn
  *             (round robin over all N), epoll_wait, read
  *   eventfs   evfd_eventfs_signalfd(sig, 1), if built: the active one for
- *             SIGUSR1, the idle ones for SIGUSR2; kill, epoll_wait, read
+ *             SIGUSR1, the idle ones for the idle signals; kill,
+ *             epoll_wait, read
+ * The idle signals are SIGUSR2 and SIGRTMIN..SIGRTMAX, taken in turn, so a
+ * per-signal limit of an implementation does not cap the series early.
  * Reported per N: descriptors per source, RSS and kernel slab growth per
  * source (/proc/self/status VmRSS, /proc/meminfo Slab; the slab figure is
  * machine-wide, so other processes add noise to it), creation time per
@@ -27,21 +30,23 @@
 enum kind { K_SIGNALFD, K_EVENTFD, K_EVENTFS, K_COUNT };
 static const char *const kind_name[K_COUNT] = {"signalfd", "eventfd", "eventfs"};
 
-static sigset_t mask_usr1, mask_usr2;
+static sigset_t mask_usr1, mask_all;
+static int idle_sig[64], idle_count;
+static sigset_t idle_mask[64];
 static int *src;
 
 /* Source i of kind k (0 is the active one); -1 with errno on failure. */
 static int make_source(enum kind k, long i) {
     switch (k) {
     case K_SIGNALFD: {
-        const sigset_t *m = i == 0 ? &mask_usr1 : &mask_usr2;
+        const sigset_t *m = i == 0 ? &mask_usr1 : &idle_mask[(i - 1) % idle_count];
         return evfd_signalfd(-1, m, sizeof *m);
     }
     case K_EVENTFD:
         return evfd_eventfd(0);
     case K_EVENTFS:
 #ifdef EVFD_HAVE_EVENTFS
-        return evfd_eventfs_signalfd(i == 0 ? SIGUSR1 : SIGUSR2, 1);
+        return evfd_eventfs_signalfd(i == 0 ? SIGUSR1 : idle_sig[(i - 1) % idle_count], 1);
 #else
         errno = ENOSYS;
         return -1;
@@ -149,8 +154,15 @@ int main(void) {
 
     sigemptyset(&mask_usr1);
     sigaddset(&mask_usr1, SIGUSR1);
-    sigemptyset(&mask_usr2);
-    sigaddset(&mask_usr2, SIGUSR2);
+    mask_all = mask_usr1;
+    idle_sig[idle_count++] = SIGUSR2;
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX && idle_count < 64; sig++)
+        idle_sig[idle_count++] = sig;
+    for (int j = 0; j < idle_count; j++) {
+        sigemptyset(&idle_mask[j]);
+        sigaddset(&idle_mask[j], idle_sig[j]);
+        sigaddset(&mask_all, idle_sig[j]);
+    }
 
     for (int k = 0; k < K_COUNT; k++) {
 #ifndef EVFD_HAVE_EVENTFS
@@ -159,10 +171,8 @@ int main(void) {
             continue;
         }
 #endif
-        sigset_t both = mask_usr1;
-        sigaddset(&both, SIGUSR2);
         /* signalfd reads blocked signals; eventfs counts delivered ones. */
-        BENCH_CHECK(sigprocmask(k == K_SIGNALFD ? SIG_BLOCK : SIG_UNBLOCK, &both, NULL) == 0);
+        BENCH_CHECK(sigprocmask(k == K_SIGNALFD ? SIG_BLOCK : SIG_UNBLOCK, &mask_all, NULL) == 0);
         if (measure((enum kind)k, 10, 1, 1) != 0)
             continue;
         for (long n = next_count(0, max_n, room); n > 0; n = next_count(n, max_n, room))
