@@ -4,7 +4,8 @@
 #   make demo            build and run examples/demo.c
 #   make install         PREFIX=/usr/local DESTDIR= (staged installs)
 #   make header          regenerate include/evfd.h with the pinned cbindgen
-#   make bench           run the benchmarks, write bench/RESULTS.md
+#   make bench           run the benchmarks, write bench/RESULTS.md and bench/plots/
+#                        (BENCH_QUICK=1: a short smoke run, written to bench/out/quick/)
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -42,6 +43,40 @@ $(BUILD_DIR)/demo: examples/demo.c include/evfd.h lib
 
 demo: $(BUILD_DIR)/demo
 	./$(BUILD_DIR)/demo
+
+# Benchmarks (bench/): never part of `cargo test`. bench/features.sh turns
+# on the parts whose evfd features this tree has (eventfs, ring, unprefixed
+# signalfd), so merged features are measured with no edits here.
+BENCH_QUICK  ?=
+BENCH_BIN    := $(BUILD_DIR)/bench
+BENCH_IS_QUICK := $(filter-out 0,$(BENCH_QUICK))
+BENCH_OUT    := bench/out/$(if $(BENCH_IS_QUICK),quick,full)
+BENCH_PROGS  := overhead latency timers scale
+BENCH_CFLAGS := -std=c11 -Wall -Wextra -pedantic -O2 -g -Iinclude
+LATENCY_ARGS ?=
+TIMERS_ARGS  ?=
+BENCH_REPORT := $(if $(BENCH_IS_QUICK),$(BENCH_OUT),bench)
+
+bench: lib
+	@mkdir -p $(BENCH_BIN) $(BENCH_OUT)
+	@defs="$$(sh bench/features.sh $(BUILD_DIR)/so/libevfd.so)"; \
+	echo "$$defs" > $(BENCH_OUT)/features; \
+	for p in $(BENCH_PROGS); do \
+		echo "$(CC) $(BENCH_CFLAGS) $$defs bench/$$p.c -o $(BENCH_BIN)/$$p ... -levfd"; \
+		$(CC) $(BENCH_CFLAGS) $$defs bench/$$p.c -o $(BENCH_BIN)/$$p -L$(BUILD_DIR)/so \
+			-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread -ldl || exit 1; \
+	done
+	@: > $(BENCH_OUT)/commands; cat /proc/loadavg > $(BENCH_OUT)/loadavg.start; \
+	{ git rev-parse --short HEAD && git status --porcelain -- 'bench/*.c' 'bench/*.h' \
+		src Cargo.toml Makefile; } > $(BENCH_OUT)/commit 2>/dev/null || :; \
+	date -u '+%Y-%m-%d %H:%M:%S UTC' > $(BENCH_OUT)/date.start; \
+	for p in $(BENCH_PROGS); do \
+		case $$p in latency) args="$(LATENCY_ARGS)";; timers) args="$(TIMERS_ARGS)";; *) args="";; esac; \
+		cmd="$(if $(BENCH_QUICK),BENCH_QUICK=$(BENCH_QUICK) )./$(BENCH_BIN)/$$p $$args"; \
+		echo "$$cmd" | tee -a $(BENCH_OUT)/commands; \
+		env BENCH_QUICK=$(BENCH_QUICK) ./$(BENCH_BIN)/$$p $$args > $(BENCH_OUT)/$$p.txt || exit 1; \
+	done; cat /proc/loadavg > $(BENCH_OUT)/loadavg.end
+	python3 bench/report.py $(BENCH_OUT) $(BENCH_REPORT)
 
 header:
 	EVFD_WRITE_HEADER=1 $(CARGO) build --lib --target-dir $(TARGET_DIR)
