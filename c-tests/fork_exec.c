@@ -106,11 +106,20 @@ static int after_exec(int argc, char **argv) {
     struct itimerspec cur;
     CHECK_EQ(timerfd_gettime(tfd, &cur), 0);
     CHECK_EQ(cur.it_interval.tv_sec, 3600);
-    /* The signal mask and the pending SIGUSR2 survive exec too. */
+    /* The signal mask and the pending SIGUSR2 survive exec too (unless
+     * valgrind ran the program before exec: it holds the signals a client
+     * blocks in its own queue, which exec discards). */
     struct signalfd_siginfo si;
-    CHECK(readable(sfd));
-    CHECK_EQ(read(sfd, &si, sizeof si), sizeof si);
-    CHECK_EQ(si.ssi_signo, SIGUSR2);
+    if (strcmp(argv[argc - 1], "pending") == 0) {
+        argc--;
+        CHECK(readable(sfd));
+        CHECK_EQ(read(sfd, &si, sizeof si), sizeof si);
+        CHECK_EQ(si.ssi_signo, SIGUSR2);
+        CHECK(!readable(sfd));
+    } else {
+        CHECK_EQ(strcmp(argv[argc - 1], "not-pending"), 0);
+        argc--;
+    }
     uint64_t v;
     CHECK_EQ(read(efd, &v, sizeof v), 8);
     CHECK_EQ(v, 42);
@@ -144,7 +153,10 @@ static void check_exec(const char *self, int sfd, int tfd, int efd) {
         for (int i = 0; i < 6; i++)
             snprintf(a[i], sizeof a[i], "%d", nums[i]);
         CHECK_EQ(kill(getpid(), SIGUSR2), 0);      /* pending across exec */
-        execl(self, self, "after-exec", a[0], a[1], a[2], a[3], a[4], a[5], (char *)NULL);
+        const char *preload = getenv("LD_PRELOAD");
+        int valgrind = preload && strstr(preload, "vgpreload");
+        execl(self, self, "after-exec", a[0], a[1], a[2], a[3], a[4], a[5],
+              valgrind ? "not-pending" : "pending", (char *)NULL);
         perror("execl");
         _exit(1);
     }
