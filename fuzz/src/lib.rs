@@ -245,7 +245,7 @@ fn decode_masksize(input: &mut Bytes) -> usize {
 fn op_signalfd(table: &mut Table, input: &mut Bytes) {
     let ufd = decode_ufd(table, input);
     let masksize = decode_masksize(input);
-    let null_mask = input.u8() % 8 == 0;
+    let null_mask = input.u8().is_multiple_of(8);
     let mask_word = input.u64();
     // The caller's buffer is exactly `masksize` bytes long when that is
     // sensible, so ASan catches any read past what the caller declared;
@@ -376,7 +376,7 @@ fn op_timerfd(table: &mut Table, input: &mut Bytes) {
         0 => input.u32() as c_int,
         t => (t as c_int - 1) % 4, // 0, 1, 2 and the invalid 3
     };
-    let null_when = input.u8() % 10 == 0;
+    let null_when = input.u8().is_multiple_of(10);
     let when = decode_timespec(input);
 
     let mut errs = Vec::new();
@@ -414,10 +414,7 @@ fn op_timerfd(table: &mut Table, input: &mut Bytes) {
     assert_eq!(kernel_clock, clock as i64, "evfd_timerfd: clock");
     let cur = process::timerfd_gettime(ret).expect("timerfd_gettime");
     let zero = when.tv_sec == 0 && when.tv_nsec == 0;
-    let interval = (
-        cur.it_interval.tv_sec as i64,
-        cur.it_interval.tv_nsec as i64,
-    );
+    let interval = (cur.it_interval.tv_sec, cur.it_interval.tv_nsec);
     if timertype == 2 && !zero {
         assert_eq!(interval, kernel_clamped(&when), "SEQ interval");
     } else {
@@ -450,7 +447,7 @@ fn op_timerfd(table: &mut Table, input: &mut Bytes) {
 /// the same way.
 fn kernel_clamped(when: &libc::timespec) -> (i64, i64) {
     const KTIME_MAX: (i64, i64) = (i64::MAX / 1_000_000_000, i64::MAX % 1_000_000_000);
-    let (sec, nsec) = (when.tv_sec as i64, when.tv_nsec as i64);
+    let (sec, nsec) = (when.tv_sec, when.tv_nsec);
     if sec >= KTIME_MAX.0 {
         KTIME_MAX
     } else {
@@ -518,7 +515,7 @@ fn op_write(table: &mut Table, input: &mut Bytes) {
 fn op_read(table: &mut Table, pending: &mut Pending, input: &mut Bytes) {
     let slot = table.slot(input.u8());
     let records = 1 + input.u8() as usize % 4;
-    let short = input.u8() % 8 == 0;
+    let short = input.u8().is_multiple_of(8);
     let Some(kind) = table.kind(slot).copied() else {
         return;
     };
@@ -585,7 +582,10 @@ fn op_read(table: &mut Table, pending: &mut Pending, input: &mut Bytes) {
             }
             // SAFETY: reading into `buf`, which is that long.
             let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-            assert!(n > 0 && n as usize % REC == 0, "signalfd read returned {n}");
+            assert!(
+                n > 0 && (n as usize).is_multiple_of(REC),
+                "signalfd read returned {n}"
+            );
             for rec in buf[..n as usize].chunks(REC) {
                 let signo = u32::from_ne_bytes(rec[..4].try_into().unwrap()) as c_int;
                 assert!(

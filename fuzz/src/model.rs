@@ -62,7 +62,7 @@ pub fn decode_kind(input: &mut Bytes) -> NewKind {
         5 => NewKind::EvfdSignalfd(input.u64()),
         6 => {
             let clock = clocks[input.u8() as usize % 3];
-            let nsec = if input.u8() % 2 == 0 {
+            let nsec = if input.u8().is_multiple_of(2) {
                 0
             } else {
                 1 + input.u32() as i64 % 1_000_000
