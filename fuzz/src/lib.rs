@@ -193,8 +193,8 @@ fn call_c(call: impl FnOnce() -> c_int) -> (c_int, c_int) {
     (ret, process::errno())
 }
 
-/// Checks a call's outcome against the errors the model says apply.
-/// Returns whether it succeeded.
+/// Checks a call's outcome against the errors the model says apply, listed
+/// in the documented order of checks. Returns whether it succeeded.
 fn check_outcome(name: &str, ret: c_int, errno: c_int, applicable: &[c_int]) -> bool {
     if applicable.is_empty() {
         assert!(
@@ -212,6 +212,14 @@ fn check_outcome(name: &str, ret: c_int, errno: c_int, applicable: &[c_int]) -> 
         assert!(
             applicable.contains(&errno),
             "{name}: errno {errno} ({}) not in the documented set {applicable:?}",
+            process::strerror(errno)
+        );
+        // The oracles list the errors in the order README.md ("Order of
+        // argument checks") promises, so the first one is the answer.
+        assert_eq!(
+            errno,
+            applicable[0],
+            "{name}: errno {errno} ({}) is documented, but not first in the order {applicable:?}",
             process::strerror(errno)
         );
         false
