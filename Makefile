@@ -6,6 +6,8 @@
 #   make header          regenerate include/evfd.h with the pinned cbindgen
 #   make bench           run the benchmarks, write bench/RESULTS.md and bench/plots/
 #                        (BENCH_QUICK=1: a short smoke run, written to bench/out/quick/)
+#   make fuzz            every fuzz target for FUZZ_SECONDS (60) each (fuzz/README.md)
+#   make stress          1,000,000-signal storm into signalfd (bench/STRESS.md)
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -26,7 +28,7 @@ REALNAME   := libevfd.so.$(VERSION)
 CFLAGS     ?= -O2 -g
 DEMO_FLAGS := -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
 
-.PHONY: all lib demo install header bench clean
+.PHONY: all lib demo install header bench clean fuzz stress
 
 all: lib
 
@@ -94,6 +96,18 @@ install: lib
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		pkgconfig/evfd.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/evfd.pc
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+
+fuzz:
+	fuzz/run-short.sh
+
+STRESS_SIGNALS ?= 1000000
+$(BUILD_DIR)/stress/signal_storm: c-tests/signal_storm.c c-tests/check.h include/evfd.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(DEMO_FLAGS) -Ic-tests $(CFLAGS) $< -o $@ -L$(BUILD_DIR)/so \
+		-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread
+
+stress: $(BUILD_DIR)/stress/signal_storm
+	EVFD_STORM_SIGNALS=$(STRESS_SIGNALS) time -p ./$(BUILD_DIR)/stress/signal_storm
 
 clean:
 	$(CARGO) clean

@@ -52,13 +52,17 @@ pub fn lib_path() -> PathBuf {
 }
 
 /// How the C tests are built and run: plain (the default), or
-/// `EVFD_CTEST_MODE=asan` / `valgrind` / `tsan` as `.ci/run` does.
+/// `EVFD_CTEST_MODE=asan` / `valgrind` / `tsan` / `helgrind` / `drd` as
+/// `.ci/run` does (helgrind and drd: valgrind's thread checkers, run on the
+/// plain build).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
     Plain,
     Asan,
     Valgrind,
     Tsan,
+    Helgrind,
+    Drd,
 }
 
 pub fn mode() -> Mode {
@@ -66,6 +70,8 @@ pub fn mode() -> Mode {
         Ok("asan") => Mode::Asan,
         Ok("valgrind") => Mode::Valgrind,
         Ok("tsan") => Mode::Tsan,
+        Ok("helgrind") => Mode::Helgrind,
+        Ok("drd") => Mode::Drd,
         Ok("") | Err(_) => Mode::Plain,
         Ok(other) => panic!("unknown EVFD_CTEST_MODE {other}"),
     }
@@ -132,7 +138,7 @@ pub fn c_flags(mode: Mode) -> Vec<String> {
             .map(String::from),
         ),
         Mode::Tsan => flags.push("-fsanitize=thread".into()),
-        Mode::Plain | Mode::Valgrind => {}
+        Mode::Plain | Mode::Valgrind | Mode::Helgrind | Mode::Drd => {}
     }
     flags
 }
@@ -245,14 +251,18 @@ pub fn run_c_test(name: &str) {
     }
 
     for env in variants {
-        let use_valgrind = mode == Mode::Valgrind && !d.no_valgrind;
+        let use_valgrind =
+            matches!(mode, Mode::Valgrind | Mode::Helgrind | Mode::Drd) && !d.no_valgrind;
         let mut cmd = if use_valgrind {
             let mut c = Command::new("valgrind");
+            match mode {
+                Mode::Helgrind => c.arg("--tool=helgrind"),
+                Mode::Drd => c.arg("--tool=drd"),
+                _ => c.args(["--leak-check=full", "--errors-for-leak-kinds=definite"]),
+            };
             c.args([
                 "--error-exitcode=99",
                 "--quiet",
-                "--leak-check=full",
-                "--errors-for-leak-kinds=definite",
                 "--child-silent-after-fork=yes",
                 "--trace-children=no",
             ])
