@@ -14,6 +14,7 @@ compile_error!("evfd must be built with panic = \"abort\": a panic must never un
 pub mod errno;
 pub mod eventfd;
 pub mod ffi;
+pub mod ring;
 pub mod signalfd;
 pub mod sys;
 pub mod timerfd;

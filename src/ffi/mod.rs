@@ -12,6 +12,7 @@ use crate::errno::{self, Errno};
 use libc::c_int;
 
 pub mod fdcalls;
+pub mod ring;
 
 /// Runs `call` and converts its result to the C convention: the value on
 /// success with `errno` untouched, or -1 with `errno` set.

@@ -1,0 +1,231 @@
+//! The io_uring backend: multishot polls for fds (one-shot, re-armed, where
+//! level semantics need it), multishot timeouts for periodic timers (no fd
+//! per timer), `IORING_OP_FUTEX_WAIT` for futexes.
+//!
+//! Completions are read from the mapped completion queue through the
+//! `io-uring` crate, which only loads the kernel's tail and stores the head
+//! (atomics, no system call). Re-arms are queued and go to the kernel with
+//! the next `io_uring_enter` the ring makes anyway (a wait, or a peek that
+//! found nothing).
+
+use super::{Completion, Reader, Source, SourceKind, TimerKind};
+use crate::errno::Errno;
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// user_data of the ring's own cancellation requests, whose results are
+/// not events.
+const CANCEL: u64 = 0;
+
+const FUTEX2_SIZE_U32: u32 = 0x02;
+const FUTEX2_PRIVATE: u32 = 128;
+const FUTEX_BITSET_MATCH_ANY: u64 = 0xffff_ffff;
+
+pub(crate) struct Uring {
+    ring: IoUring,
+    /// Timeout specs the kernel reads at submission, kept per token.
+    timespecs: HashMap<u64, Box<types::Timespec>>,
+    /// The kernel's count of completions it had to drop, last seen.
+    dropped_seen: u32,
+}
+
+/// Whether `io_uring_setup` failed because io_uring is unavailable here
+/// (disabled by sysctl, refused by seccomp, not built), rather than for a
+/// resource shortage the epoll backend would hit too.
+pub(crate) fn means_unavailable(e: Errno) -> bool {
+    matches!(
+        e.0,
+        libc::EPERM | libc::ENOSYS | libc::EACCES | libc::EINVAL
+    )
+}
+
+fn io_err(e: std::io::Error) -> Errno {
+    Errno(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+impl Uring {
+    pub fn new(entries: u32) -> Result<Uring, Errno> {
+        let ring = IoUring::builder()
+            .setup_cqsize(entries.saturating_mul(2))
+            .setup_clamp()
+            .setup_submit_all()
+            .build(entries)
+            .map_err(io_err)?;
+        if !ring.params().is_feature_nodrop() || !ring.params().is_feature_ext_arg() {
+            // Too old a kernel to keep every completion and wait with a
+            // timeout: treat like io_uring being unavailable.
+            return Err(Errno::ENOSYS);
+        }
+        Ok(Uring {
+            ring,
+            timespecs: HashMap::new(),
+            dropped_seen: 0,
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.ring.as_raw_fd()
+    }
+
+    fn push(&mut self, entry: squeue::Entry) -> Result<(), Errno> {
+        loop {
+            // SAFETY: every pointer an entry carries (timespecs, futex
+            // words) stays valid until the request completes or is
+            // cancelled: timespecs live in `self.timespecs`, futex words are
+            // the caller's promise (evfd_ring_add_futex).
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                return Ok(());
+            }
+            self.submit()?;
+        }
+    }
+
+    pub fn submit(&mut self) -> Result<(), Errno> {
+        loop {
+            match self.ring.submit() {
+                Ok(_) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                // The completion queue is full and its overflow list cannot
+                // take more: the caller reaps first, submission waits.
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok(()),
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+    }
+
+    pub fn arm(
+        &mut self,
+        token: u64,
+        source: &mut Source,
+        notify: RawFd,
+        signalfd: RawFd,
+    ) -> Result<(), Errno> {
+        let pollin = libc::POLLIN as u32;
+        let entry = match source.kind {
+            SourceKind::Notify => opcode::PollAdd::new(types::Fd(notify), pollin)
+                .multi(true)
+                .build(),
+            SourceKind::SignalFd => opcode::PollAdd::new(types::Fd(signalfd), pollin)
+                .multi(true)
+                .build(),
+            SourceKind::Fd { fd, events, reader } => {
+                // A source the ring reads stops being ready when read, so a
+                // multishot poll (one completion per wake-up) is level
+                // semantics already; anything else is re-armed per report.
+                let multi = reader != Reader::None
+                    && events & !((libc::POLLIN | libc::POLLRDNORM) as u32) == 0;
+                opcode::PollAdd::new(types::Fd(fd), events)
+                    .multi(multi)
+                    .build()
+            }
+            SourceKind::Timer { clock, kind, when } => {
+                let mut flags = match clock {
+                    libc::CLOCK_REALTIME => types::TimeoutFlags::REALTIME,
+                    libc::CLOCK_BOOTTIME => types::TimeoutFlags::BOOTTIME,
+                    _ => types::TimeoutFlags::empty(),
+                };
+                match kind {
+                    TimerKind::Abs => flags |= types::TimeoutFlags::ABS,
+                    TimerKind::Seq => flags |= types::TimeoutFlags::MULTISHOT,
+                    TimerKind::Rel => {}
+                }
+                let spec = Box::new(
+                    types::Timespec::new()
+                        .sec(when.tv_sec as u64)
+                        .nsec(when.tv_nsec as u32),
+                );
+                let ptr: *const types::Timespec = &*spec;
+                self.timespecs.insert(token, spec);
+                opcode::Timeout::new(ptr).count(0).flags(flags).build()
+            }
+            SourceKind::Futex { uaddr, expected } => opcode::FutexWait::new(
+                uaddr,
+                expected as u64,
+                FUTEX_BITSET_MATCH_ANY,
+                FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
+            )
+            .build(),
+            SourceKind::Signal { .. } => return Ok(()),
+        };
+        self.push(entry.user_data(token))
+    }
+
+    pub fn disarm(&mut self, token: u64, source: &Source) {
+        if matches!(source.kind, SourceKind::Signal { .. }) {
+            return;
+        }
+        // The timespec may still be needed if the timeout is not submitted
+        // yet; keeping it until the ring is freed would leak per timer, so
+        // it is dropped only after the cancel is submitted (below).
+        let entry = opcode::AsyncCancel::new(token).build().user_data(CANCEL);
+        if self.push(entry).is_ok() {
+            let _ = self.submit();
+        }
+        self.timespecs.remove(&token);
+    }
+
+    /// Drops what the ring kept for a request that has ended by itself.
+    pub fn forget(&mut self, token: u64) {
+        self.timespecs.remove(&token);
+    }
+
+    /// Moves up to `max` completions into `out`; returns how many the
+    /// kernel reports it had to drop since the last call (only when it ran
+    /// out of memory for its overflow list).
+    pub fn reap(&mut self, out: &mut Vec<Completion>, max: usize) -> Result<u64, Errno> {
+        loop {
+            {
+                let mut cq = self.ring.completion();
+                for cqe in &mut cq {
+                    if cqe.user_data() == CANCEL {
+                        continue;
+                    }
+                    out.push(Completion {
+                        token: cqe.user_data(),
+                        result: cqe.result(),
+                        more: cqueue::more(cqe.flags()),
+                    });
+                    if out.len() >= max {
+                        break;
+                    }
+                }
+            }
+            if out.len() >= max || !self.ring.submission().cq_overflow() {
+                break;
+            }
+            // The queue is drained and the kernel holds overflowed
+            // completions: an enter with GETEVENTS moves them in.
+            self.submit()?;
+            if self.ring.completion().is_empty() {
+                break;
+            }
+        }
+        let dropped = self.ring.completion().overflow();
+        let lost = dropped.wrapping_sub(self.dropped_seen);
+        self.dropped_seen = dropped;
+        Ok(lost as u64)
+    }
+
+    /// Submits queued requests and sleeps until one completion or the
+    /// timeout. `EINTR` when a signal handler ran.
+    pub fn wait(&mut self, timeout: Option<&libc::timespec>) -> Result<(), Errno> {
+        let result = match timeout {
+            None => self.ring.submit_and_wait(1),
+            Some(t) => {
+                let ts = types::Timespec::new()
+                    .sec(t.tv_sec as u64)
+                    .nsec(t.tv_nsec as u32);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ETIME) | Some(libc::EBUSY) => Ok(()),
+                _ => Err(io_err(e)),
+            },
+        }
+    }
+}
