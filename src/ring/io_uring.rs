@@ -10,6 +10,7 @@
 
 use super::{Completion, Reader, Source, SourceKind, TimerKind};
 use crate::errno::Errno;
+use crate::sys;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
@@ -40,6 +41,23 @@ pub(crate) fn means_unavailable(e: Errno) -> bool {
     )
 }
 
+/// Linux 6.16+ gives each process a private futex hash, made when the
+/// process gets its second thread (and resized as threads are added). An
+/// io_uring futex wait armed before that sits in the global hash, and a
+/// private FUTEX_WAKE issued after it looks in the new private hash: the
+/// wake-up is lost (seen on 6.18). While the process has no private hash
+/// yet (the prctl reports 0 slots), pinning it to the global hash, as every
+/// kernel before 6.16 did, keeps waits and wakes in one table. Kernels
+/// without the prctl (EINVAL) have only the global hash: nothing to do. A
+/// process that already has a private hash keeps it.
+fn avoid_futex_hash_trap() {
+    if sys::futex_hash_slots() == Ok(0) {
+        // Best effort: if the kernel refuses, futex waits behave as the
+        // kernel makes them behave; every other source is unaffected.
+        let _ = sys::set_futex_hash_slots(0);
+    }
+}
+
 fn io_err(e: std::io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -57,6 +75,7 @@ impl Uring {
             // timeout: treat like io_uring being unavailable.
             return Err(Errno::ENOSYS);
         }
+        avoid_futex_hash_trap();
         Ok(Uring {
             ring,
             timespecs: HashMap::new(),
