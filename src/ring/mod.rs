@@ -729,10 +729,11 @@ impl Consumer {
         self.sigmask = mask;
     }
 
-    /// Takes kernel completions and turns them into events until `want`
-    /// events are buffered or the kernel has nothing more.
+    /// Takes up to `want` kernel completions and turns them into events.
+    /// One round only: a level-triggered epoll source is reported again by
+    /// every epoll_wait, and must not be reported twice in one call.
     fn reap(&mut self, want: usize, posts: &PostQueue) -> Result<(), Errno> {
-        loop {
+        {
             let mut completions = std::mem::take(&mut self.completions);
             completions.clear();
             let lost = match &mut self.backend {
@@ -747,15 +748,12 @@ impl Consumer {
                     ..Event::default()
                 });
             }
-            let got = completions.len();
             for comp in &completions {
                 self.complete(*comp, posts)?;
             }
             self.completions = completions;
-            if got == 0 || self.pending.len() >= want {
-                return Ok(());
-            }
         }
+        Ok(())
     }
 
     fn process_rereads(&mut self, want: usize) {
