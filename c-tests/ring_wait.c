@@ -18,6 +18,21 @@ static void on_alarm(int s) {
     alarms++;
 }
 
+/* ThreadSanitizer runs a handler at its next interception point, maybe
+ * after the interrupted call returned: wait for it (bounded). */
+static void wait_for_alarms(int n) {
+    struct timespec ms = {0, 1000 * 1000};
+    for (int i = 0; i < 20000 && alarms < n; i++)
+        nanosleep(&ms, NULL);
+    CHECK_EQ(alarms, n);
+}
+
+/* valgrind runs the program with its preload library in LD_PRELOAD. */
+static int under_valgrind(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
 static int readable(int fd, int ms) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     int n = poll(&p, 1, ms);
@@ -36,7 +51,14 @@ int main(void) {
     CHECK_EQ(evfd_ring_wait(r, ev, 8, &zero), 0);
     CHECK_EQ(evfd_ring_peek(r, ev, 8), 0);
 
-    /* EINTR: a handler without SA_RESTART interrupts a wait (NULL timeout). */
+    /* EINTR: a handler without SA_RESTART interrupts a wait (NULL timeout).
+     * Valgrind 3.19 keeps signals blocked while it runs io_uring_enter for
+     * the program, so no signal can interrupt that wait under valgrind: the
+     * io_uring variant skips this part there (the epoll one still runs). */
+    if (under_valgrind() && !is_epoll(r)) {
+        fprintf(stderr, "note: EINTR part skipped (io_uring under valgrind)\n");
+        goto after_eintr;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;
@@ -45,12 +67,13 @@ int main(void) {
     struct itimerval it = {{0, 0}, {0, 100 * 1000}};
     CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
     CHECK_ERR(evfd_ring_wait(r, ev, 8, NULL), EINTR);
-    CHECK_EQ(alarms, 1);
+    wait_for_alarms(1);
     /* ... and one with a timeout. */
     CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
     struct timespec longer = {30, 0};
     CHECK_ERR(evfd_ring_wait(r, ev, 8, &longer), EINTR);
-    CHECK_EQ(alarms, 2);
+    wait_for_alarms(2);
+after_eintr:;
 
     /* The ring's fd in poll(): not readable when empty, readable after a
      * post, not readable once drained. */

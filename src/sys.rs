@@ -217,8 +217,39 @@ pub fn epoll_ctl(epfd: RawFd, op: c_int, fd: RawFd, events: u32, token: u64) -> 
     check(ret as c_long).map(drop)
 }
 
-/// `epoll_pwait2(epfd, out, timeout, NULL)`; `None` waits forever.
+/// `epoll_pwait2(epfd, out, timeout, NULL)`; `None` waits forever. Where
+/// epoll_pwait2 is missing (before Linux 5.11, or under valgrind 3.19,
+/// which does not know it) falls back to `epoll_wait` with the timeout
+/// rounded up to milliseconds.
 pub fn epoll_wait(
+    epfd: RawFd,
+    out: &mut [libc::epoll_event],
+    timeout: Option<&libc::timespec>,
+) -> Result<usize, Errno> {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
+    if !NO_PWAIT2.load(Ordering::Relaxed) {
+        match epoll_pwait2(epfd, out, timeout) {
+            Err(Errno::ENOSYS) => NO_PWAIT2.store(true, Ordering::Relaxed),
+            other => return other,
+        }
+    }
+    let ms = match timeout {
+        None => -1,
+        Some(t) => {
+            let ms = t
+                .tv_sec
+                .saturating_mul(1000)
+                .saturating_add((t.tv_nsec + 999_999) / 1_000_000);
+            ms.min(c_int::MAX as i64) as c_int
+        }
+    };
+    // SAFETY: `out` is writable for its length.
+    let ret = unsafe { libc::epoll_wait(epfd, out.as_mut_ptr(), out.len() as c_int, ms) };
+    check(ret as c_long).map(|n| n as usize)
+}
+
+fn epoll_pwait2(
     epfd: RawFd,
     out: &mut [libc::epoll_event],
     timeout: Option<&libc::timespec>,
