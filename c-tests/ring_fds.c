@@ -109,6 +109,20 @@ int main(void) {
     close(efd);
     close(kfd);
 
+    /* A semaphore eventfd gives 1 per read: five events of value 1, as
+     * five reads of the kernel's own semaphore eventfd would. */
+    int sem = eventfd(5, EFD_SEMAPHORE);
+    CHECK(sem >= 0);
+    CHECK_EQ(evfd_ring_add_fd(r, sem, POLLIN, 40), 0);
+    for (int i = 0; i < 5; i++) {
+        ev = next_event(r);
+        CHECK_EQ(ev.udata, 40);
+        CHECK_EQ(ev.value, 1);
+    }
+    expect_quiet(r, 100);
+    CHECK_EQ(evfd_ring_remove(r, 40), 0);
+    close(sem);
+
     /* timerfd: expirations read for you. */
     int tfd = timerfd_create(CLOCK_MONOTONIC, 0);
     struct itimerspec its = {{0, 10 * 1000 * 1000}, {0, 10 * 1000 * 1000}};

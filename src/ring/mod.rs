@@ -88,8 +88,11 @@ pub(crate) struct Completion {
 pub(crate) enum Reader {
     /// Report readiness only.
     None,
-    /// eventfd or timerfd: read the 8-byte count into `value`.
+    /// eventfd or timerfd: read the 8-byte count into `value`; one read
+    /// empties it.
     Counter,
+    /// An `EFD_SEMAPHORE` eventfd: each read takes 1, so read until empty.
+    Semaphore,
     /// signalfd: read `signalfd_siginfo` records, one event each.
     Signalfd,
 }
@@ -460,7 +463,18 @@ fn reader_for(fd: RawFd) -> Result<Reader, Errno> {
     let mut buf = [0u8; 64];
     let n = sys::fd_link(fd, &mut buf).unwrap_or(0);
     Ok(match &buf[..n] {
-        b"anon_inode:[eventfd]" | b"anon_inode:[timerfd]" => Reader::Counter,
+        b"anon_inode:[eventfd]" => {
+            let mut info = [0u8; 256];
+            let len = sys::read_fdinfo(fd, &mut info)?;
+            let text = &info[..len];
+            let needle = b"eventfd-semaphore: 1";
+            if text.windows(needle.len()).any(|w| w == needle) {
+                Reader::Semaphore
+            } else {
+                Reader::Counter
+            }
+        }
+        b"anon_inode:[timerfd]" => Reader::Counter,
         b"anon_inode:[signalfd]" => Reader::Signalfd,
         _ => Reader::None,
     })
@@ -955,17 +969,25 @@ impl Consumer {
             _ => return,
         };
         let mut buf = [0u8; 128];
+        let counter = reader != Reader::Signalfd;
         for _ in 0..READS_PER_REPORT {
-            let want = if reader == Reader::Counter { 8 } else { 128 };
+            let want = if counter { 8 } else { 128 };
             match sys::read_nowait(fd, &mut buf[..want]) {
-                Ok(8) if reader == Reader::Counter => self.pending.push_back(Event {
-                    udata,
-                    kind: KIND_FD,
-                    value: u64::from_ne_bytes(buf[..8].try_into().expect("8 bytes")),
-                    revents: libc::POLLIN as u32,
-                    ..Event::default()
-                }),
-                Ok(128) => {
+                Ok(8) if counter => {
+                    self.pending.push_back(Event {
+                        udata,
+                        kind: KIND_FD,
+                        value: u64::from_ne_bytes(buf[..8].try_into().expect("8 bytes")),
+                        revents: libc::POLLIN as u32,
+                        ..Event::default()
+                    });
+                    // One read empties an eventfd or timerfd: no second
+                    // read just to hear EAGAIN.
+                    if reader == Reader::Counter {
+                        return;
+                    }
+                }
+                Ok(128) if !counter => {
                     // SAFETY: the kernel wrote a whole signalfd_siginfo.
                     let si: libc::signalfd_siginfo =
                         unsafe { core::ptr::read_unaligned(buf.as_ptr().cast()) };
