@@ -60,5 +60,17 @@ install: lib
 		pkgconfig/evfd.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/evfd.pc
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 
+# The ring against epoll_wait + read (bench/ring_bench.c); needs a readable
+# raw_syscalls:sys_enter tracepoint (root or perf_event_paranoid <= 1).
+$(BUILD_DIR)/ring_bench: bench/ring_bench.c include/evfd.h lib
+	$(CC) $(DEMO_FLAGS) -O2 bench/ring_bench.c -o $@ -L$(BUILD_DIR)/so \
+		-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread
+
+bench: $(BUILD_DIR)/ring_bench
+	@mkdir -p bench/out
+	./$(BUILD_DIR)/ring_bench > bench/out/ring_bench.tsv
+	python3 bench/ring_report.py bench/out/ring_bench.tsv bench/RESULTS.md \
+		bench/ring_bench.svg "make bench"
+
 clean:
 	$(CARGO) clean
