@@ -35,6 +35,10 @@ int main(void) {
         evfd_ring_free(r);
         return 0;
     }
+    if (under_valgrind()) {
+        evfd_ring_free(r);
+        SKIP("io_uring futex wake across threads is unreliable under valgrind 3.19 (see c-tests/valgrind.supp)");
+    }
     CHECK_EQ(evfd_ring_add_futex(r, &word, 0, 99), 0);
     /* Armed, still one thread. Now the first thread. */
     pthread_t t;

@@ -29,8 +29,7 @@ int main(void) {
     long total = 0;
     struct evfd_event ev[64];
     while (total < (long)PRODUCERS * PER_PRODUCER) {
-        struct timespec to = {20, 0};
-        int n = evfd_ring_wait(ring, ev, 64, &to);
+        int n = wait_events(ring, ev, 64);
         CHECK(n > 0);
         for (int i = 0; i < n; i++) {
             CHECK_EQ(ev[i].kind, EVFD_KIND_USER);

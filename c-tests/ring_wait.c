@@ -27,12 +27,6 @@ static void wait_for_alarms(int n) {
     CHECK_EQ(alarms, n);
 }
 
-/* valgrind runs the program with its preload library in LD_PRELOAD. */
-static int under_valgrind(void) {
-    const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload") != NULL;
-}
-
 static int readable(int fd, int ms) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     int n = poll(&p, 1, ms);

@@ -306,8 +306,8 @@ int evfd_ring_remove(struct evfd_ring *ring, uint64_t udata);
 /*
  Copies up to `max` pending events into `out` and returns how many (0 if
  none). Never blocks. On the io_uring backend it makes no system call
- when events are pending (reading an eventfd/timerfd count or signalfd
- records aside).
+ when events are pending (reading signalfd records aside: eventfd and
+ timerfd counts are read by the kernel).
 
  Returns the count, or -1 with `errno` set: `EFAULT` if `ring` or `out` is
  NULL; `EINVAL` if `max` is 0 or above `INT_MAX`, or in a child after

@@ -107,6 +107,7 @@ impl Epoll {
                 token: ev.u64,
                 result: ev.events as i32,
                 more: true,
+                data: None,
             });
         }
         self.ready = 0;

@@ -8,12 +8,13 @@
 //! the next `io_uring_enter` the ring makes anyway (a wait, or a peek that
 //! found nothing).
 
-use super::{Completion, Reader, Source, SourceKind, TimerKind};
+use super::{Completion, Reader, Source, SourceKind, TimerKind, READ_LEN};
 use crate::errno::Errno;
 use crate::sys;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU16, Ordering};
 
 /// user_data of the ring's own cancellation requests, whose results are
 /// not events.
@@ -23,8 +24,124 @@ const FUTEX2_SIZE_U32: u32 = 0x02;
 const FUTEX2_PRIVATE: u32 = 128;
 const FUTEX_BITSET_MATCH_ANY: u64 = 0xffff_ffff;
 
+/// The provided-buffer ring multishot reads take their buffers from: the
+/// kernel picks a buffer per read and names it in the completion; the ring
+/// copies the bytes out and hands the buffer back by advancing the tail
+/// (a release store, no system call).
+struct BufRing {
+    /// `BUFS` `io_uring_buf` entries (16 bytes each); the tail is the
+    /// `resv` field of entry 0 (offset 14).
+    entries: *mut u8,
+    /// `BUFS` buffers of `READ_LEN` bytes.
+    bufs: *mut u8,
+    tail: u16,
+}
+
+const BUFS: u16 = 256;
+const BGID: u16 = 0;
+
+fn map_anonymous(len: usize) -> Result<*mut u8, Errno> {
+    // SAFETY: a fresh private anonymous mapping; no existing memory touched.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p.cast())
+    }
+}
+
+impl BufRing {
+    fn new() -> Result<BufRing, Errno> {
+        let entries = map_anonymous(BUFS as usize * 16)?;
+        let bufs = match map_anonymous(BUFS as usize * READ_LEN) {
+            Ok(b) => b,
+            Err(e) => {
+                // SAFETY: unmapping the mapping made just above.
+                unsafe { libc::munmap(entries.cast(), BUFS as usize * 16) };
+                return Err(e);
+            }
+        };
+        let mut ring = BufRing {
+            entries,
+            bufs,
+            tail: 0,
+        };
+        for bid in 0..BUFS {
+            ring.give_back(bid);
+        }
+        Ok(ring)
+    }
+
+    fn tail_ptr(&self) -> &AtomicU16 {
+        // SAFETY: offset 14 of the page-aligned entries mapping is the
+        // kernel-shared tail, 2-byte aligned, alive as long as `self`.
+        unsafe { &*(self.entries.add(14) as *const AtomicU16) }
+    }
+
+    /// Puts buffer `bid` back at the tail for the kernel to use.
+    fn give_back(&mut self, bid: u16) {
+        let slot = (self.tail & (BUFS - 1)) as usize;
+        // SAFETY: `slot` < BUFS, so the 14 bytes written (addr, len, bid;
+        // not `resv`, which in entry 0 is the tail) are inside the mapping;
+        // the kernel reads this entry only after the tail store below.
+        unsafe {
+            let e = self.entries.add(slot * 16);
+            let addr = self.bufs.add(bid as usize * READ_LEN) as u64;
+            core::ptr::write_unaligned(e as *mut u64, addr);
+            core::ptr::write_unaligned(e.add(8) as *mut u32, READ_LEN as u32);
+            core::ptr::write_unaligned(e.add(12) as *mut u16, bid);
+        }
+        self.tail = self.tail.wrapping_add(1);
+        self.tail_ptr().store(self.tail, Ordering::Release);
+    }
+
+    /// Copies buffer `bid` out and gives it back.
+    fn take(&mut self, bid: u16) -> [u8; READ_LEN] {
+        let mut out = [0u8; READ_LEN];
+        if bid < BUFS {
+            // SAFETY: buffer `bid` is inside the mapping; the kernel
+            // finished writing it before posting the completion we read
+            // (acquire load of the CQ tail).
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    self.bufs.add(bid as usize * READ_LEN),
+                    out.as_mut_ptr(),
+                    READ_LEN,
+                )
+            };
+            self.give_back(bid);
+        }
+        out
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        // SAFETY: our own mappings, with the sizes they were made with; the
+        // io_uring (which may still use them) is closed before this runs
+        // (field order in `Uring`).
+        unsafe {
+            libc::munmap(self.entries.cast(), BUFS as usize * 16);
+            libc::munmap(self.bufs.cast(), BUFS as usize * READ_LEN);
+        }
+    }
+}
+
 pub(crate) struct Uring {
     ring: IoUring,
+    /// Where multishot reads put their bytes; None where the kernel cannot
+    /// (then the ring reads after a multishot poll). Declared after `ring`
+    /// so the io_uring is closed first.
+    bufs: Option<BufRing>,
     /// Timeout specs the kernel reads at submission, kept per token.
     timespecs: HashMap<u64, Box<types::Timespec>>,
     /// The kernel's count of completions it had to drop, last seen.
@@ -76,8 +193,18 @@ impl Uring {
             return Err(Errno::ENOSYS);
         }
         avoid_futex_hash_trap();
+        let bufs = BufRing::new().ok().filter(|b| {
+            // SAFETY: the entries mapping stays valid until the io_uring is
+            // closed (Uring's field order) and holds BUFS entries.
+            unsafe {
+                ring.submitter()
+                    .register_buf_ring_with_flags(b.entries as u64, BUFS, BGID, 0)
+                    .is_ok()
+            }
+        });
         Ok(Uring {
             ring,
+            bufs,
             timespecs: HashMap::new(),
             dropped_seen: 0,
         })
@@ -128,6 +255,16 @@ impl Uring {
             SourceKind::SignalFd => opcode::PollAdd::new(types::Fd(signalfd), pollin)
                 .multi(true)
                 .build(),
+            SourceKind::Fd { fd, events, reader }
+                if matches!(reader, Reader::Counter | Reader::Semaphore)
+                    && self.bufs.is_some()
+                    && events & !((libc::POLLIN | libc::POLLRDNORM) as u32) == 0 =>
+            {
+                // The kernel reads for us, one completion per read. (Not for
+                // signalfds: a signalfd reads the signals of the task that
+                // reads, and a multishot read may not run in ours.)
+                opcode::ReadMulti::new(types::Fd(fd), 0, BGID).build()
+            }
             SourceKind::Fd { fd, events, reader } => {
                 // A source the ring reads stops being ready when read, so a
                 // multishot poll (one completion per wake-up) is level
@@ -184,6 +321,10 @@ impl Uring {
         self.timespecs.remove(&token);
     }
 
+    pub fn reads_in_kernel(&self) -> bool {
+        self.bufs.is_some()
+    }
+
     /// Drops what the ring kept for a request that has ended by itself.
     pub fn forget(&mut self, token: u64) {
         self.timespecs.remove(&token);
@@ -200,10 +341,15 @@ impl Uring {
                     if cqe.user_data() == CANCEL {
                         continue;
                     }
+                    let data = match (cqueue::buffer_select(cqe.flags()), &mut self.bufs) {
+                        (Some(bid), Some(bufs)) => Some(bufs.take(bid)),
+                        _ => None,
+                    };
                     out.push(Completion {
                         token: cqe.user_data(),
                         result: cqe.result(),
                         more: cqueue::more(cqe.flags()),
+                        data,
                     });
                     if out.len() >= max {
                         break;

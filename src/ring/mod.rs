@@ -81,7 +81,14 @@ pub(crate) struct Completion {
     pub token: u64,
     pub result: i32,
     pub more: bool,
+    /// Bytes the kernel read for the ring (io_uring multishot reads):
+    /// `result` of them are valid.
+    pub data: Option<[u8; READ_LEN]>,
 }
+
+/// Size of one read of a source the ring reads: a `signalfd_siginfo`, and
+/// more than an eventfd's or timerfd's 8 bytes.
+pub(crate) const READ_LEN: usize = 128;
 
 /// How the ring treats an fd source once it is ready.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -696,7 +703,7 @@ impl ConsumerRef<'_> {
 
     /// Fills `out` from buffered events, posts and kernel completions,
     /// without a system call while something is pending (except the reads
-    /// that fetch an eventfd/timerfd count or signalfd records).
+    /// of signalfd records, and on epoll the epoll_wait and every read).
     fn collect_into(&mut self, out: &mut [Event]) -> Result<usize, Errno> {
         let want = out.len();
         let c = &mut *self.c;
@@ -853,10 +860,36 @@ impl Consumer {
                 posts.drain_into(&mut self.pending);
             }
             SourceKind::SignalFd => {
-                if comp.result < 0 {
-                    rearm = true;
-                } else {
+                if let Some(data) = comp.data {
+                    self.push_read(comp.token, 0, Reader::Signalfd, &data, comp.result);
+                } else if comp.result >= 0 {
                     self.read_source(comp.token);
+                }
+            }
+            SourceKind::Fd { reader, .. } if comp.data.is_some() => {
+                let data = comp.data.expect("checked");
+                self.push_read(comp.token, udata, reader, &data, comp.result);
+            }
+            SourceKind::Fd { reader, .. }
+                if matches!(reader, Reader::Counter | Reader::Semaphore)
+                    && self.reads_in_kernel() =>
+            {
+                // A multishot read ended: out of buffers (ENOBUFS) or the
+                // queue overflowed; re-armed below. A real error ends the
+                // source.
+                if comp.result < 0
+                    && !matches!(
+                        -comp.result,
+                        libc::ENOBUFS | libc::EAGAIN | libc::ECANCELED | libc::EINTR
+                    )
+                {
+                    self.pending.push_back(Event {
+                        udata,
+                        kind: KIND_FD,
+                        error: -comp.result,
+                        ..Event::default()
+                    });
+                    gone = true;
                 }
             }
             SourceKind::Fd { reader, .. } => {
@@ -952,6 +985,42 @@ impl Consumer {
             self.arm(comp.token)?;
         }
         Ok(())
+    }
+
+    /// Whether the backend reads eventfd/timerfd/signalfd sources itself
+    /// (io_uring multishot reads into provided buffers).
+    fn reads_in_kernel(&self) -> bool {
+        match &self.backend {
+            Backend::IoUring(u) => u.reads_in_kernel(),
+            Backend::Epoll(_) => false,
+        }
+    }
+
+    /// Turns bytes the kernel read for source `token` into an event.
+    fn push_read(
+        &mut self,
+        token: u64,
+        udata: u64,
+        reader: Reader,
+        data: &[u8; READ_LEN],
+        len: i32,
+    ) {
+        match reader {
+            Reader::Counter | Reader::Semaphore if len == 8 => self.pending.push_back(Event {
+                udata,
+                kind: KIND_FD,
+                value: u64::from_ne_bytes(data[..8].try_into().expect("8 bytes")),
+                revents: libc::POLLIN as u32,
+                ..Event::default()
+            }),
+            Reader::Signalfd if len as usize == READ_LEN => {
+                // SAFETY: the kernel wrote a whole signalfd_siginfo.
+                let si: libc::signalfd_siginfo =
+                    unsafe { core::ptr::read_unaligned(data.as_ptr().cast()) };
+                self.push_siginfo(token, udata, &si);
+            }
+            _ => {}
+        }
     }
 
     /// Reads what a ready eventfd/timerfd/signalfd source holds.
