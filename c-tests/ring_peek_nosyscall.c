@@ -2,8 +2,7 @@
  * backend): the consumer thread installs a seccomp filter that traps every
  * system call (SIGSYS, counted by a handler) and then takes pending posts
  * and timer completions with evfd_ring_peek; the count must stay 0. A
- * peek that finds nothing may enter the kernel (to submit queued re-arms);
- * that is shown to be trapped too, so the filter is known to work. On the
+ * getppid() afterwards must be trapped, so the filter is known to work. On the
  * epoll backend peek is an epoll_wait, so only the event delivery is
  * checked there. */
 /* evfd-test: backends no-valgrind */

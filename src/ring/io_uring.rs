@@ -228,6 +228,13 @@ impl Uring {
     }
 
     pub fn submit(&mut self) -> Result<(), Errno> {
+        {
+            let sq = self.ring.submission();
+            if sq.is_empty() && !sq.cq_overflow() && !sq.taskrun() {
+                // Nothing to hand over or flush: no system call.
+                return Ok(());
+            }
+        }
         loop {
             match self.ring.submit() {
                 Ok(_) => return Ok(()),
