@@ -53,7 +53,7 @@ BENCH_QUICK  ?=
 BENCH_BIN    := $(BUILD_DIR)/bench
 BENCH_IS_QUICK := $(filter-out 0,$(BENCH_QUICK))
 BENCH_OUT    := bench/out/$(if $(BENCH_IS_QUICK),quick,full)
-BENCH_PROGS  := overhead latency timers scale
+BENCH_PROGS  := overhead latency timers scale ring_bench
 BENCH_CFLAGS := -std=c11 -Wall -Wextra -pedantic -O2 -g -Iinclude
 LATENCY_ARGS ?=
 TIMERS_ARGS  ?=
@@ -78,6 +78,8 @@ bench: lib
 		echo "$$cmd" | tee -a $(BENCH_OUT)/commands; \
 		env BENCH_QUICK=$(BENCH_QUICK) ./$(BENCH_BIN)/$$p $$args > $(BENCH_OUT)/$$p.txt || exit 1; \
 	done; cat /proc/loadavg > $(BENCH_OUT)/loadavg.end
+	python3 bench/ring_report.py $(BENCH_OUT)/ring_bench.txt $(BENCH_OUT)/ring.md \
+		$(BENCH_REPORT)/plots/ring_bench.svg "make bench$(if $(BENCH_IS_QUICK), BENCH_QUICK=$(BENCH_QUICK))"
 	python3 bench/report.py $(BENCH_OUT) $(BENCH_REPORT)
 
 header:

@@ -450,6 +450,13 @@ def main():
                   note="N >= 1000 only: smaller N is below the resolution of the kB counters"):
         w("![memory per source against N](plots/scale_memory.svg)\n")
 
+    # The ring against epoll_wait + read: its own report (bench/ring_report.py)
+    # is written first into the records and becomes a section here.
+    ring = slurp(indir, "ring.md", "")
+    if ring:
+        body = [l for l in ring.splitlines() if not l.startswith("# ")]
+        md.append("\n".join(body).replace("](ring_bench.svg)", "](plots/ring_bench.svg)").strip() + "\n")
+
     with open(os.path.join(outdir, "RESULTS.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("wrote %s and %s/*.svg" % (os.path.join(outdir, "RESULTS.md"), plotdir))

@@ -47,6 +47,68 @@
  */
 #define TFD_TIMER_SEQ 2
 
+/*
+ An event from a file descriptor (`evfd_ring_add_fd`).
+ */
+#define EVFD_KIND_FD 1
+
+/*
+ A signal (`evfd_ring_add_signal`, or a signalfd added with `evfd_ring_add_fd`).
+ */
+#define EVFD_KIND_SIGNAL 2
+
+/*
+ A timer expiration (`evfd_ring_add_timer`).
+ */
+#define EVFD_KIND_TIMER 3
+
+/*
+ A futex wake-up (`evfd_ring_add_futex`).
+ */
+#define EVFD_KIND_FUTEX 4
+
+/*
+ A user event (`evfd_ring_post`).
+ */
+#define EVFD_KIND_USER 5
+
+/*
+ An event ring: one queue for fd readiness, signals, timers, futex
+ wake-ups and user events. Opaque; made by `evfd_ring_new`, freed by
+ `evfd_ring_free`.
+ */
+struct evfd_ring;
+
+/*
+ One event, exactly 64 bytes, 8-byte aligned.
+
+ `udata` is the value the source was registered with (or posted with).
+ `kind` is an `EVFD_KIND_*` constant, or 0 for the ring's own report that
+ the kernel dropped completions (`error == EOVERFLOW`, `value` = how
+ many). `error` is 0, or a positive errno meaning the source failed and
+ is gone (a futex whose word did not hold the expected value reports
+ `EAGAIN`). `value` is, for `EVFD_KIND_FD`, the count read from an eventfd
+ or timerfd (0 for other fds); for `EVFD_KIND_SIGNAL`, the `sigqueue`
+ value (`ssi_ptr`); for `EVFD_KIND_TIMER`, expirations; for
+ `EVFD_KIND_USER`, the posted value; 0 for `EVFD_KIND_FUTEX`. `revents`
+ is the poll mask of an fd event. `signo`, `code`, `pid`, `uid` and
+ `status` are the signal's `si_signo`, `si_code`, `si_pid`, `si_uid` and
+ `si_status`. `reserved` is zero.
+ */
+struct evfd_event {
+  uint64_t udata;
+  uint32_t kind;
+  int32_t error;
+  uint64_t value;
+  uint32_t revents;
+  uint32_t signo;
+  int32_t code;
+  uint32_t pid;
+  uint32_t uid;
+  int32_t status;
+  uint8_t reserved[16];
+};
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -143,6 +205,193 @@ int evfd_timerfd(int ufd, int clockid, int timertype, const struct timespec *whe
  make one.
  */
 int evfd_eventfd(unsigned int count);
+
+/*
+ Creates an event ring.
+
+ `entries` is a capacity hint for the kernel queues (0 chooses a
+ default); `flags` must be 0. The backend is io_uring where
+ `io_uring_setup` works and epoll otherwise; the environment variable
+ `EVFD_RING_BACKEND` set to `io_uring` or `epoll` forces one.
+
+ Returns the ring, or NULL with `errno` set: `EINVAL` if `flags` is not 0
+ or `EVFD_RING_BACKEND` has another value; `EPERM` or `ENOSYS` if
+ io_uring was forced and is unavailable; `EMFILE`, `ENFILE` or `ENOMEM` if
+ the kernel objects cannot be made.
+ */
+struct evfd_ring *evfd_ring_new(unsigned int entries, unsigned int flags);
+
+/*
+ Frees a ring: cancels every source and closes every descriptor the ring
+ holds. NULL is a no-op. In a child process after `fork()`, this is the
+ only ring call allowed: it releases the child's copies without
+ touching the parent's ring.
+
+ # Safety
+ A non-NULL `ring` came from `evfd_ring_new`, is not freed, and no other
+ thread uses it.
+ */
+void evfd_ring_free(struct evfd_ring *ring);
+
+/*
+ Watches `fd` for `events` (`POLLIN`, `POLLOUT`, ...), level-triggered,
+ until removed. For an eventfd or timerfd the ring reads the count for
+ you (`value`); for a signalfd it reads each signal into one
+ `EVFD_KIND_SIGNAL` event. The ring must then be the only reader of that
+ descriptor. Remove a source before closing its descriptor.
+
+ Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EBADF` if
+ `fd` is not open; `EINVAL` if `events` is 0 or has bits other than
+ `POLLIN`, `POLLPRI`, `POLLOUT`, `POLLRDNORM`, `POLLRDBAND`,
+ `POLLWRNORM`, `POLLWRBAND`, `POLLRDHUP`, if `fd` is the ring's own
+ descriptor, or in a child after `fork()`; `EPERM` if `fd` is a regular
+ file or directory; `EEXIST` if `fd` is already watched by this ring;
+ `ENOMEM`.
+
+ # Safety
+ A non-NULL `ring` is a live ring used by this thread only.
+ */
+int evfd_ring_add_fd(struct evfd_ring *ring, int fd, uint32_t events, uint64_t udata);
+
+/*
+ Delivers each signal `signo` as one `EVFD_KIND_SIGNAL` event with its
+ siginfo. As with signalfd, block the signal in every thread first.
+ Several registrations of one signal each get every delivery.
+
+ Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
+ if `signo` is not 1 to 64, is `SIGKILL` or `SIGSTOP`, or in a child after
+ `fork()`; `EMFILE`, `ENFILE`, `ENOMEM`.
+
+ # Safety
+ A non-NULL `ring` is a live ring used by this thread only.
+ */
+int evfd_ring_add_signal(struct evfd_ring *ring, int signo, uint64_t udata);
+
+/*
+ Adds a timer on `clockid` (`CLOCK_MONOTONIC`, `CLOCK_REALTIME`,
+ `CLOCK_BOOTTIME`): `EVFD_TIMER_REL` fires once `when` from now,
+ `EVFD_TIMER_ABS` once at `when`, both then removed; `EVFD_TIMER_SEQ`
+ fires every `when` until removed. Each expiration is an
+ `EVFD_KIND_TIMER` event whose `value` counts expirations.
+
+ Returns 0, or -1 with `errno` set: `EFAULT` if `ring` or `when` is NULL;
+ `EINVAL` if `timertype` or `clockid` is not one of those, if `when` is
+ zero, has a negative `tv_sec` or a `tv_nsec` outside 0 to 999999999, or
+ in a child after `fork()`; `EMFILE`, `ENFILE`, `ENOMEM`.
+
+ # Safety
+ A non-NULL `ring` is a live ring used by this thread only; a non-NULL
+ `when` points to a readable `struct timespec`.
+ */
+int evfd_ring_add_timer(struct evfd_ring *ring,
+                        int clockid,
+                        int timertype,
+                        const struct timespec *when,
+                        uint64_t udata);
+
+/*
+ Waits once for a private `FUTEX_WAKE` on `uaddr`: one `EVFD_KIND_FUTEX`
+ event when woken, or one with `error = EAGAIN` if `*uaddr != expected`
+ when the wait is armed. One-shot: add again to wait again. The word must
+ stay mapped until the event arrives or the source is removed.
+
+ Returns 0, or -1 with `errno` set: `EFAULT` if `ring` or `uaddr` is
+ NULL; `EINVAL` if `uaddr` is not 4-byte aligned, or in a child after
+ `fork()`; `ENOSYS` on the epoll backend, which has no sound way to wait
+ for a futex; `ENOMEM`.
+
+ # Safety
+ A non-NULL `ring` is a live ring used by this thread only; `uaddr` stays
+ valid as described.
+ */
+int evfd_ring_add_futex(struct evfd_ring *ring,
+                        const uint32_t *uaddr,
+                        uint32_t expected,
+                        uint64_t udata);
+
+/*
+ Queues one `EVFD_KIND_USER` event carrying `udata` and `value`. Any
+ thread may call it, concurrently with the consumer; every call is one
+ event (never coalesced), and the consumer is woken only when the queue
+ was empty.
+
+ Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
+ in a child after `fork()`; `ENOMEM`.
+
+ # Safety
+ A non-NULL `ring` is a live ring.
+ */
+int evfd_ring_post(struct evfd_ring *ring, uint64_t udata, uint64_t value);
+
+/*
+ Removes every source registered with `udata`; their events not yet
+ delivered are discarded (posted events stay).
+
+ Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `ENOENT`
+ if no source has that `udata`; `EINVAL` in a child after `fork()`.
+
+ # Safety
+ A non-NULL `ring` is a live ring used by this thread only.
+ */
+int evfd_ring_remove(struct evfd_ring *ring, uint64_t udata);
+
+/*
+ Copies up to `max` pending events into `out` and returns how many (0 if
+ none). Never blocks. On the io_uring backend it makes no system call
+ when events are pending (reading signalfd records aside: eventfd and
+ timerfd counts are read by the kernel).
+
+ Returns the count, or -1 with `errno` set: `EFAULT` if `ring` or `out` is
+ NULL; `EINVAL` if `max` is 0 or above `INT_MAX`, or in a child after
+ `fork()`.
+
+ # Safety
+ A non-NULL `ring` is a live ring used by this thread only; a non-NULL
+ `out` is writable for `max` events.
+ */
+int evfd_ring_peek(struct evfd_ring *ring, struct evfd_event *out, unsigned int max);
+
+/*
+ Like `evfd_ring_peek`, but waits until at least one event is pending or
+ `timeout` (relative; NULL waits forever) has passed.
+
+ Returns the count (0 on timeout), or -1 with `errno` set: `EINTR` if a
+ signal handler ran; `EFAULT` if `ring` or `out` is NULL; `EINVAL` if
+ `max` is 0 or above `INT_MAX`, if `timeout` has a negative `tv_sec` or a
+ `tv_nsec` outside 0 to 999999999, or in a child after `fork()`.
+
+ # Safety
+ As `evfd_ring_peek`; a non-NULL `timeout` points to a readable `struct
+ timespec`.
+ */
+int evfd_ring_wait(struct evfd_ring *ring,
+                   struct evfd_event *out,
+                   unsigned int max,
+                   const struct timespec *timeout);
+
+/*
+ A descriptor that polls readable while events are pending, so the ring
+ nests in any poll/epoll loop. Owned by the ring: do not close it, read
+ it or write it. After it polls readable, call `evfd_ring_peek` until it
+ returns 0 before polling again (queued re-arms are handed to the kernel
+ then).
+
+ Returns the descriptor, or -1 with `errno` set: `EFAULT` if `ring` is
+ NULL; `EINVAL` in a child after `fork()`.
+
+ # Safety
+ A non-NULL `ring` is a live ring used by this thread only.
+ */
+int evfd_ring_fd(struct evfd_ring *ring);
+
+/*
+ The name of the ring's backend: `"io_uring"` or `"epoll"` (a static
+ string). NULL with `errno = EFAULT` if `ring` is NULL.
+
+ # Safety
+ A non-NULL `ring` is a live ring.
+ */
+const char *evfd_ring_backend(const struct evfd_ring *ring);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,6 +15,7 @@ pub mod errno;
 pub mod eventfd;
 pub mod eventfs;
 pub mod ffi;
+pub mod ring;
 pub mod signalfd;
 pub mod sys;
 pub mod timerfd;

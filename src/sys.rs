@@ -343,3 +343,149 @@ pub fn set_default_or_ignore_exactly(
 ) -> Result<(), Errno> {
     Ok(())
 }
+
+// ---- The event ring (src/ring/): reads, epoll, futex hash, fd identification.
+
+/// `preadv2(fd, buf, -1, RWF_NOWAIT)`: reads without ever blocking, even
+/// when the caller's descriptor is in blocking mode (eventfd, timerfd and
+/// signalfd all honour `RWF_NOWAIT`). `EAGAIN` when nothing is ready.
+pub fn read_nowait(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    loop {
+        // SAFETY: `iov` describes `buf`, writable for its length.
+        let ret = unsafe { libc::preadv2(fd, &iov, 1, -1, libc::RWF_NOWAIT) };
+        match check(ret as c_long) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(|n| n as usize),
+        }
+    }
+}
+
+/// `write(fd, &value, 8)`, for eventfds.
+pub fn write_u64(fd: RawFd, value: u64) -> Result<(), Errno> {
+    loop {
+        // SAFETY: `value` is 8 readable bytes.
+        let ret = unsafe { libc::write(fd, (&value as *const u64).cast(), 8) };
+        match check(ret as c_long) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
+/// What kind of kernel object `fd` is, from `/proc/self/fd/<fd>`'s link
+/// text (`anon_inode:[eventfd]`...). Writes the text into `buf`, returns
+/// its length.
+pub fn fd_link(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let path = format!("/proc/self/fd/{fd}\0");
+    // SAFETY: `path` is NUL-terminated; `buf` is writable for its length.
+    let ret = unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) };
+    check(ret as c_long).map(|n| n as usize)
+}
+
+/// `fstat(fd).st_mode`.
+pub fn fd_mode(fd: RawFd) -> Result<u32, Errno> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is writable storage for one stat.
+    let ret = unsafe { libc::fstat(fd, st.as_mut_ptr()) };
+    check(ret as c_long)?;
+    // SAFETY: filled in on success.
+    Ok(unsafe { st.assume_init() }.st_mode)
+}
+
+/// `epoll_create1(EPOLL_CLOEXEC)`.
+pub fn epoll_create() -> Result<OwnedFd, Errno> {
+    // SAFETY: integer argument.
+    let ret = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    check_fd(ret as c_long)
+}
+
+/// `epoll_ctl(epfd, op, fd, {events, token})`.
+pub fn epoll_ctl(epfd: RawFd, op: c_int, fd: RawFd, events: u32, token: u64) -> Result<(), Errno> {
+    let mut ev = libc::epoll_event { events, u64: token };
+    // SAFETY: `ev` is a valid epoll_event for the call.
+    let ret = unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) };
+    check(ret as c_long).map(drop)
+}
+
+/// `epoll_pwait2(epfd, out, timeout, NULL)`; `None` waits forever. Where
+/// epoll_pwait2 is missing (before Linux 5.11, or under valgrind 3.19,
+/// which does not know it) falls back to `epoll_wait` with the timeout
+/// rounded up to milliseconds.
+pub fn epoll_wait(
+    epfd: RawFd,
+    out: &mut [libc::epoll_event],
+    timeout: Option<&libc::timespec>,
+) -> Result<usize, Errno> {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
+    if !NO_PWAIT2.load(Ordering::Relaxed) {
+        match epoll_pwait2(epfd, out, timeout) {
+            Err(Errno::ENOSYS) => NO_PWAIT2.store(true, Ordering::Relaxed),
+            other => return other,
+        }
+    }
+    let ms = match timeout {
+        None => -1,
+        Some(t) => {
+            let ms = t
+                .tv_sec
+                .saturating_mul(1000)
+                .saturating_add((t.tv_nsec + 999_999) / 1_000_000);
+            ms.min(c_int::MAX as i64) as c_int
+        }
+    };
+    // SAFETY: `out` is writable for its length.
+    let ret = unsafe { libc::epoll_wait(epfd, out.as_mut_ptr(), out.len() as c_int, ms) };
+    check(ret as c_long).map(|n| n as usize)
+}
+
+fn epoll_pwait2(
+    epfd: RawFd,
+    out: &mut [libc::epoll_event],
+    timeout: Option<&libc::timespec>,
+) -> Result<usize, Errno> {
+    let ts = timeout.map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `out` is writable for its length; `ts` is NULL or valid.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            epfd as c_long,
+            out.as_mut_ptr(),
+            out.len() as c_long,
+            ts,
+            core::ptr::null::<libc::sigset_t>(),
+            0 as c_long,
+        )
+    };
+    check(ret).map(|n| n as usize)
+}
+
+/// `prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_GET_SLOTS)` (Linux 6.16+).
+pub fn futex_hash_slots() -> Result<c_int, Errno> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_GET_SLOTS, 0, 0, 0) };
+    check(ret as c_long).map(|n| n as c_int)
+}
+
+/// `prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, slots, 0)` (Linux 6.16+).
+pub fn set_futex_hash_slots(slots: c_int) -> Result<(), Errno> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe {
+        libc::prctl(
+            PR_FUTEX_HASH,
+            PR_FUTEX_HASH_SET_SLOTS,
+            slots as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    check(ret as c_long).map(drop)
+}
+
+const PR_FUTEX_HASH: c_int = 78;
+const PR_FUTEX_HASH_SET_SLOTS: libc::c_ulong = 1;
+const PR_FUTEX_HASH_GET_SLOTS: libc::c_ulong = 2;

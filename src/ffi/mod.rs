@@ -16,14 +16,31 @@ pub mod fdcalls;
 // Not in evfd.h (cbindgen.toml excludes its names): the 2007 prototypes
 // are in the hand-written <evfd/proposed.h>.
 pub mod preload;
+pub mod ring;
 
 /// Runs `call` and converts its result to the C convention: the value on
 /// success with `errno` untouched, or -1 with `errno` set. Every evfd call
-/// first reclaims eventfs registrations whose descriptor was closed.
+/// first reclaims eventfs registrations whose descriptor was closed, except
+/// the ring's hot path (see [`hot_int_result`]).
 pub(crate) fn int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
     let saved = errno::get();
     crate::eventfs::reclaim_closed();
-    match call() {
+    convert(saved, call())
+}
+
+/// [`int_result`] without the eventfs reclaim, for `evfd_ring_peek`,
+/// `evfd_ring_wait` and `evfd_ring_post`: reclaiming costs a `kcmp` per live
+/// eventfs registration, and `peek` promises no system call while events
+/// are pending (post runs on any thread, as often as a producer likes). They
+/// create no descriptor, so nothing is owed to the reclaim there: it happens
+/// on the next other evfd call.
+pub(crate) fn hot_int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
+    let saved = errno::get();
+    convert(saved, call())
+}
+
+fn convert(saved: c_int, result: Result<c_int, Errno>) -> c_int {
+    match result {
         Ok(value) => {
             errno::set(saved);
             value

@@ -1,0 +1,83 @@
+/* fork() while a ring is live: the child may only evfd_ring_free it (every
+ * other call fails with EINVAL there, and free leaves the parent's ring
+ * alone); the parent's ring keeps working: events pending before the fork
+ * still arrive exactly once, sources keep firing, posts still work. */
+/* evfd-test: backends */
+#define _GNU_SOURCE
+#include "ring_util.h"
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void) {
+    int before = count_fds();
+    struct evfd_ring *r = new_ring(8);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 1), 0);
+    struct timespec period = {0, 20 * 1000 * 1000};
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_SEQ, &period, 2), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(evfd_ring_post(r, 3, (uint64_t)i), 0);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    struct timespec pause = {0, 100 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* completions are waiting in the kernel queue */
+
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        struct evfd_event ev[8];
+        struct timespec t = {0, 0};
+        int bad = 0;
+        errno = 0;
+        bad |= evfd_ring_peek(r, ev, 8) != -1 || errno != EINVAL;
+        bad |= evfd_ring_wait(r, ev, 8, &t) != -1 || errno != EINVAL;
+        bad |= evfd_ring_post(r, 9, 9) != -1 || errno != EINVAL;
+        bad |= evfd_ring_remove(r, 1) != -1 || errno != EINVAL;
+        bad |= evfd_ring_add_signal(r, SIGUSR1, 9) != -1 || errno != EINVAL;
+        bad |= evfd_ring_fd(r) != -1 || errno != EINVAL;
+        bad |= strcmp(evfd_ring_backend(r), getenv("EVFD_RING_BACKEND") ? getenv("EVFD_RING_BACKEND") : evfd_ring_backend(r)) != 0;
+        evfd_ring_free(r);
+        _exit(bad ? 3 : 0);
+    }
+    int status;
+    CHECK_EQ(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+
+    /* The parent's ring is intact. */
+    int posts = 0, fd_events = 0, ticks = 0;
+    while (posts < 3 || fd_events < 1 || ticks < 3) {
+        struct evfd_event ev = next_event(r);
+        CHECK_EQ(ev.error, 0);
+        if (ev.udata == 3) {
+            CHECK_EQ(ev.kind, EVFD_KIND_USER);
+            CHECK_EQ(ev.value, (uint64_t)posts);
+            posts++;
+        } else if (ev.udata == 1) {
+            CHECK_EQ(ev.kind, EVFD_KIND_FD);
+            if (fd_events++ == 0) {
+                char c;
+                CHECK_EQ(read(p[0], &c, 1), 1);
+            }
+        } else {
+            CHECK_EQ(ev.udata, 2);
+            ticks += (int)ev.value;
+        }
+    }
+    CHECK_EQ(posts, 3);
+    CHECK_EQ(evfd_ring_post(r, 4, 44), 0);
+    struct evfd_event ev;
+    do
+        ev = next_event(r);
+    while (ev.udata == 2 || ev.udata == 1);
+    CHECK_EQ(ev.udata, 4);
+    CHECK_EQ(ev.value, 44);
+    CHECK_EQ(evfd_ring_remove(r, 1), 0);
+    CHECK_EQ(evfd_ring_remove(r, 2), 0);
+    evfd_ring_free(r);
+    close(p[0]);
+    close(p[1]);
+    CHECK_NO_LEAK(before);
+    return 0;
+}
