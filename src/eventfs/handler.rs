@@ -27,7 +27,7 @@
 //!   handler never puts evfd's handler back after evfd restored the
 //!   previous disposition.
 
-use crate::errno;
+use crate::errno::{self, Errno};
 use crate::sys;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use libc::{c_int, c_void, siginfo_t};
@@ -244,14 +244,17 @@ fn count_delivery(state: &SignalState) -> bool {
 }
 
 /// Whether the caller's number still names evfd's file. Without a way to
-/// compare, the handler cannot tell and keeps counting into its own
-/// descriptor, which is harmless; normal context then decides from /proc.
+/// compare (none here, or a seccomp filter that refuses the call since the
+/// probe), the handler cannot tell and keeps counting into its own
+/// descriptor, which is harmless; normal context then decides from /proc
+/// or keeps the registration.
 fn refers_to_same_file(method: u8, task: libc::pid_t, user: c_int, internal: c_int) -> bool {
-    match method {
-        COMPARE_DUPFD_QUERY => matches!(sys::same_file_as(user, internal), Ok(true)),
-        COMPARE_KCMP => matches!(sys::kcmp_same_file(task, user, internal), Ok(true)),
-        _ => true,
-    }
+    let same = match method {
+        COMPARE_DUPFD_QUERY => sys::same_file_as(user, internal),
+        COMPARE_KCMP => sys::kcmp_same_file(task, user, internal),
+        _ => return true,
+    };
+    !matches!(same, Ok(false) | Err(Errno::EBADF))
 }
 
 /// Passes a counted delivery on to the previous disposition.

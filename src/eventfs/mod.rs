@@ -246,13 +246,12 @@ fn still_registered(task: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
         COMPARE_KCMP => Some(sys::kcmp_same_file(task, user, internal)),
         _ => None,
     };
-    if let Some(same) = same {
-        return match same {
-            Ok(same) => same,
-            Err(Errno::EBADF) => false,
-            // Unexpected: keep the registration rather than guess.
-            Err(_) => true,
-        };
+    match same {
+        Some(Ok(same)) => return same,
+        Some(Err(Errno::EBADF)) => return false,
+        // Refused since the probe (a seccomp filter installed later): ask
+        // /proc instead, as if there had never been a way.
+        Some(Err(_)) | None => {}
     }
     // Neither: each eventfd has a unique id in /proc/self/fdinfo.
     if sys::fd_flags(user).is_err() {
