@@ -1,5 +1,7 @@
 /* Where kcmp(2) is refused (a seccomp profile, simulated here with a
- * filter that makes it fail with EPERM), evfd_eventfs_signalfd still
+ * filter that makes it fail with EPERM) and fcntl(F_DUPFD_QUERY) is not
+ * there (before Linux 6.10; the filter makes it fail with EINVAL), so
+ * that evfd has no way to compare descriptors, evfd_eventfs_signalfd still
  * counts, still never writes into a file that took a closed fd's number
  * (a pipe or another eventfd dup2()ed onto it), and still reclaims its
  * internal fd and restores the disposition on the next evfd call: it
@@ -21,7 +23,7 @@
 #include <linux/seccomp.h>
 #endif
 
-static void refuse_kcmp(void) {
+static void refuse_comparing(void) {
 #ifdef __x86_64__
     struct sock_filter code[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
@@ -30,6 +32,10 @@ static void refuse_kcmp(void) {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kcmp, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fcntl, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1027 /* F_DUPFD_QUERY */, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
@@ -37,6 +43,7 @@ static void refuse_kcmp(void) {
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
         SKIP("cannot install a seccomp filter here");
     CHECK_ERR(syscall(SYS_kcmp, getpid(), getpid(), 0, 0, 1), EPERM);
+    CHECK_ERR(syscall(SYS_fcntl, 0, 1027, 1), EINVAL);
 #else
     SKIP("the seccomp filter is written for x86-64");
 #endif
@@ -49,7 +56,7 @@ static uint64_t take(int fd) {
 }
 
 int main(void) {
-    refuse_kcmp();
+    refuse_comparing();
     signal(SIGUSR1, SIG_IGN);
     signal(SIGUSR2, SIG_IGN);
     struct sigaction old;

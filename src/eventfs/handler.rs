@@ -27,7 +27,7 @@
 //!   handler never puts evfd's handler back after evfd restored the
 //!   previous disposition.
 
-use crate::errno;
+use crate::errno::{self, Errno};
 use crate::sys;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use libc::{c_int, c_void, siginfo_t};
@@ -164,12 +164,16 @@ impl SignalState {
 /// The table, indexed by signal number (entry 0 unused).
 pub static SIGNALS: [SignalState; MAX_SIGNAL + 1] = [SignalState::EMPTY; MAX_SIGNAL + 1];
 
-/// Whether `kcmp(KCMP_FILE)` works in this process: 0 not yet known, 1 yes,
-/// 2 no (seccomp, or a kernel without it).
-pub static KCMP_STATE: AtomicU8 = AtomicU8::new(0);
-pub const KCMP_UNKNOWN: u8 = 0;
-pub const KCMP_WORKS: u8 = 1;
-pub const KCMP_MISSING: u8 = 2;
+/// How this process tells whether two descriptors are the same open file
+/// description, decided once at the first registration: unknown yet,
+/// `fcntl(F_DUPFD_QUERY)` (Linux 6.10; one cheap call on the calling
+/// thread's fd table), `kcmp(KCMP_FILE)` (older kernels; several times
+/// dearer, and needs this thread's id first), or neither (seccomp).
+pub static COMPARE: AtomicU8 = AtomicU8::new(0);
+pub const COMPARE_UNKNOWN: u8 = 0;
+pub const COMPARE_DUPFD_QUERY: u8 = 1;
+pub const COMPARE_KCMP: u8 = 2;
+pub const COMPARE_MISSING: u8 = 3;
 
 /// The table entry for `sig`, if it is one evfd can register.
 pub fn state(sig: c_int) -> Option<&'static SignalState> {
@@ -208,9 +212,11 @@ pub extern "C" fn on_signal(sig: c_int, info: *mut siginfo_t, context: *mut c_vo
 /// of them is exclusive. Registrations whose caller's descriptor is closed
 /// (or now names another file) are neither counted nor exclusive.
 fn count_delivery(state: &SignalState) -> bool {
-    // This thread, not the process: kcmp looks at the given task's fd
-    // table, and the main thread may have exited (pthread_exit) already.
-    let task = sys::gettid_raw();
+    let method = COMPARE.load(Ordering::Relaxed);
+    // kcmp only: this thread's id, asked once per delivery and only when
+    // a slot is in use (kcmp looks at a given task's fd table, and the
+    // main thread may have exited already).
+    let mut task = 0;
     let mut exclusive = false;
     for slot in state.slots.iter() {
         // Free slots are skipped without the busy protocol: seeing -1 here
@@ -222,7 +228,10 @@ fn count_delivery(state: &SignalState) -> bool {
         let internal = slot.internal.load(SEQ);
         if internal >= 0 {
             let user = slot.user.load(SEQ);
-            if refers_to_same_file(task, user, internal) {
+            if method == COMPARE_KCMP && task == 0 {
+                task = sys::gettid_raw();
+            }
+            if refers_to_same_file(method, task, user, internal) {
                 sys::eventfd_add_one(internal);
                 if slot.exclusive.load(SEQ) {
                     exclusive = true;
@@ -234,14 +243,18 @@ fn count_delivery(state: &SignalState) -> bool {
     exclusive
 }
 
-/// Whether the caller's number still names evfd's file. Without kcmp the
-/// handler cannot tell and keeps counting into its own descriptor, which
-/// is harmless; normal context then decides from /proc instead.
-fn refers_to_same_file(task: libc::pid_t, user: c_int, internal: c_int) -> bool {
-    if KCMP_STATE.load(Ordering::Relaxed) != KCMP_WORKS {
-        return true;
-    }
-    matches!(sys::kcmp_same_file(task, user, internal), Ok(true))
+/// Whether the caller's number still names evfd's file. Without a way to
+/// compare (none here, or a seccomp filter that refuses the call since the
+/// probe), the handler cannot tell and keeps counting into its own
+/// descriptor, which is harmless; normal context then decides from /proc
+/// or keeps the registration.
+fn refers_to_same_file(method: u8, task: libc::pid_t, user: c_int, internal: c_int) -> bool {
+    let same = match method {
+        COMPARE_DUPFD_QUERY => sys::same_file_as(user, internal),
+        COMPARE_KCMP => sys::kcmp_same_file(task, user, internal),
+        _ => return true,
+    };
+    !matches!(same, Ok(false) | Err(Errno::EBADF))
 }
 
 /// Passes a counted delivery on to the previous disposition.

@@ -7,9 +7,10 @@
 //! duplicate only, so the kernel gives `read()`, `EAGAIN`, `poll()` and
 //! the counter for free, and evfd never writes to the caller's number.
 //!
-//! A plain `close()` by the caller is noticed with `kcmp(KCMP_FILE)`: the
-//! registration lives while the caller's number still names the same open
-//! file description as evfd's duplicate. The handler checks that on every
+//! A plain `close()` by the caller is noticed with `fcntl(F_DUPFD_QUERY)`
+//! (Linux 6.10), or `kcmp(KCMP_FILE)` on older kernels: the registration
+//! lives while the caller's number still names the same open file
+//! description as evfd's duplicate. The handler checks that on every
 //! delivery, so a closed registration stops counting (and stops being
 //! exclusive) at once; normal context reclaims evfd's duplicate and puts
 //! the previous disposition back on the next evfd call.
@@ -24,7 +25,8 @@ use crate::sys;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use handler::{
-    SignalState, KCMP_MISSING, KCMP_STATE, KCMP_UNKNOWN, KCMP_WORKS, MAX_SIGNAL, SIGNALS,
+    SignalState, COMPARE, COMPARE_DUPFD_QUERY, COMPARE_KCMP, COMPARE_MISSING, COMPARE_UNKNOWN,
+    MAX_SIGNAL, SIGNALS,
 };
 use libc::c_int;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -159,7 +161,7 @@ pub fn register(signal: c_int, exclusive: bool) -> Result<RawFd, Errno> {
         .ok_or(Errno::EMFILE)?;
     let user = sys::eventfd2(0, libc::EFD_CLOEXEC)?;
     let internal = sys::dup_cloexec(user.as_raw_fd())?;
-    probe_kcmp(user.as_raw_fd(), internal.as_raw_fd());
+    probe_compare(user.as_raw_fd(), internal.as_raw_fd());
     slot.publish(user.as_raw_fd(), internal.as_raw_fd(), exclusive);
     if let Err(e) = ensure_installed(&mut guard, signal, state) {
         // No handler can be inside: none of evfd's was installed for it.
@@ -187,8 +189,12 @@ fn reclaim_locked(guard: &mut Guard) {
     if LIVE.load(Ordering::SeqCst) == 0 {
         return;
     }
-    // This thread's fd table (the main thread may be gone).
-    let task = sys::gettid_raw();
+    // kcmp only: this thread's fd table (the main thread may be gone).
+    let task = if COMPARE.load(Ordering::SeqCst) == COMPARE_KCMP {
+        sys::gettid_raw()
+    } else {
+        0
+    };
     for (signal, state) in SIGNALS.iter().enumerate().skip(1) {
         let mut live = 0;
         for slot in state.slots.iter().filter(|slot| slot.in_use()) {
@@ -213,31 +219,41 @@ fn reclaim_locked(guard: &mut Guard) {
     }
 }
 
-/// Decides once per process whether kcmp can tell descriptors apart here.
-fn probe_kcmp(user: RawFd, internal: RawFd) {
-    if KCMP_STATE.load(Ordering::SeqCst) != KCMP_UNKNOWN {
+/// Decides once per process how to tell descriptors apart here: the
+/// cheapest method that recognises `user` and its duplicate `internal`.
+fn probe_compare(user: RawFd, internal: RawFd) {
+    if COMPARE.load(Ordering::SeqCst) != COMPARE_UNKNOWN {
         return;
     }
-    let works = matches!(
+    let method = if matches!(sys::same_file_as(user, internal), Ok(true)) {
+        COMPARE_DUPFD_QUERY
+    } else if matches!(
         sys::kcmp_same_file(sys::gettid_raw(), user, internal),
         Ok(true)
-    );
-    let state = if works { KCMP_WORKS } else { KCMP_MISSING };
-    KCMP_STATE.store(state, Ordering::SeqCst);
+    ) {
+        COMPARE_KCMP
+    } else {
+        COMPARE_MISSING
+    };
+    COMPARE.store(method, Ordering::SeqCst);
 }
 
 /// Whether the caller's number `user` still names the open file
 /// description of evfd's `internal`.
 fn still_registered(task: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
-    if KCMP_STATE.load(Ordering::SeqCst) == KCMP_WORKS {
-        return match sys::kcmp_same_file(task, user, internal) {
-            Ok(same) => same,
-            Err(Errno::EBADF) => false,
-            // Unexpected: keep the registration rather than guess.
-            Err(_) => true,
-        };
+    let same = match COMPARE.load(Ordering::SeqCst) {
+        COMPARE_DUPFD_QUERY => Some(sys::same_file_as(user, internal)),
+        COMPARE_KCMP => Some(sys::kcmp_same_file(task, user, internal)),
+        _ => None,
+    };
+    match same {
+        Some(Ok(same)) => return same,
+        Some(Err(Errno::EBADF)) => return false,
+        // Refused since the probe (a seccomp filter installed later): ask
+        // /proc instead, as if there had never been a way.
+        Some(Err(_)) | None => {}
     }
-    // Without kcmp: each eventfd has a unique id in /proc/self/fdinfo.
+    // Neither: each eventfd has a unique id in /proc/self/fdinfo.
     if sys::fd_flags(user).is_err() {
         return false;
     }
