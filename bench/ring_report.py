@@ -48,8 +48,11 @@ lines.append(f"Machine: {machine()}. Run: {datetime.datetime.utcnow():%Y-%m-%d %
 lines.append(f"Command: `{command}` (source: `bench/ring_bench.c`, which explains both workloads).\n")
 lines.append("Consumer-side system calls are counted by a perf counter on the "
              "`raw_syscalls:sys_enter` tracepoint opened for the consumer thread only; "
-             "events/s is wall-clock time of the consumer loop. Both methods run in the "
-             "same process, one after the other, for each size.\n")
+             "events/s is wall-clock time of the consumer loop. Counting and timing are "
+             "separate passes (an enabled tracepoint slows every system call, which would "
+             "charge the side that makes them): stream runs once counted and once timed, "
+             "burst alternates counted and timed rounds; \"events\" is the timed pass. "
+             "Both methods run in the same process, one after the other, for each size.\n")
 lines.append("| workload | sources | method | events | consumer syscalls | syscalls/event | events/s | ring ÷ epoll |")
 lines.append("|---|---:|---|---:|---:|---:|---:|---:|")
 for r in rows:

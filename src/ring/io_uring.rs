@@ -8,7 +8,7 @@
 //! the next `io_uring_enter` the ring makes anyway (a wait, or a peek that
 //! found nothing).
 
-use super::{Completion, Reader, Source, SourceKind, TimerKind, READ_LEN};
+use super::{Completion, Reader, Source, SourceKind, TimerKind};
 use crate::errno::Errno;
 use crate::sys;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
@@ -28,16 +28,27 @@ const FUTEX_BITSET_MATCH_ANY: u64 = 0xffff_ffff;
 /// kernel picks a buffer per read and names it in the completion; the ring
 /// copies the bytes out and hands the buffer back by advancing the tail
 /// (a release store, no system call).
+///
+/// Only eventfd and timerfd counts are read this way (signalfds are polled,
+/// see `arm`), so a buffer is [`KBUF_LEN`] bytes. There are as many buffers
+/// as completion queue entries: a burst of ready sources larger than the
+/// buffer count ends the multishot reads it cannot serve (`ENOBUFS`), and
+/// each then costs a re-arm (a new request, a poll and a system call),
+/// which with a fixed 256 buffers made a 1,024-source burst twice as slow
+/// per event; a burst larger than the completion queue overflows it anyway.
 struct BufRing {
-    /// `BUFS` `io_uring_buf` entries (16 bytes each); the tail is the
+    /// `count` `io_uring_buf` entries (16 bytes each); the tail is the
     /// `resv` field of entry 0 (offset 14).
     entries: *mut u8,
-    /// `BUFS` buffers of `READ_LEN` bytes.
+    /// `count` buffers of `KBUF_LEN` bytes.
     bufs: *mut u8,
+    /// A power of two, at most 32,768 (the kernel's limit).
+    count: u16,
     tail: u16,
 }
 
-const BUFS: u16 = 256;
+/// One kernel-read count: an eventfd's or timerfd's 8 bytes.
+const KBUF_LEN: usize = 8;
 const BGID: u16 = 0;
 
 fn map_anonymous(len: usize) -> Result<*mut u8, Errno> {
@@ -60,24 +71,28 @@ fn map_anonymous(len: usize) -> Result<*mut u8, Errno> {
 }
 
 impl BufRing {
-    fn new() -> Result<BufRing, Errno> {
-        let entries = map_anonymous(BUFS as usize * 16)?;
-        let bufs = match map_anonymous(BUFS as usize * READ_LEN) {
+    /// A ring of `count` buffers (a power of two, 1..=32768).
+    fn new(count: u16) -> Result<BufRing, Errno> {
+        debug_assert!(count.is_power_of_two());
+        let entries = map_anonymous(count as usize * 16)?;
+        let bufs = match map_anonymous(count as usize * KBUF_LEN) {
             Ok(b) => b,
             Err(e) => {
                 // SAFETY: unmapping the mapping made just above.
-                unsafe { libc::munmap(entries.cast(), BUFS as usize * 16) };
+                unsafe { libc::munmap(entries.cast(), count as usize * 16) };
                 return Err(e);
             }
         };
         let mut ring = BufRing {
             entries,
             bufs,
+            count,
             tail: 0,
         };
-        for bid in 0..BUFS {
-            ring.give_back(bid);
+        for bid in 0..count {
+            ring.put(bid);
         }
+        ring.publish();
         Ok(ring)
     }
 
@@ -87,38 +102,45 @@ impl BufRing {
         unsafe { &*(self.entries.add(14) as *const AtomicU16) }
     }
 
-    /// Puts buffer `bid` back at the tail for the kernel to use.
-    fn give_back(&mut self, bid: u16) {
-        let slot = (self.tail & (BUFS - 1)) as usize;
-        // SAFETY: `slot` < BUFS, so the 14 bytes written (addr, len, bid;
+    /// Writes buffer `bid` at the (private) tail; the kernel sees it after
+    /// the next `publish`.
+    fn put(&mut self, bid: u16) {
+        let slot = (self.tail & (self.count - 1)) as usize;
+        // SAFETY: `slot` < count, so the 14 bytes written (addr, len, bid;
         // not `resv`, which in entry 0 is the tail) are inside the mapping;
-        // the kernel reads this entry only after the tail store below.
+        // the kernel reads this entry only after the tail store in
+        // `publish`.
         unsafe {
             let e = self.entries.add(slot * 16);
-            let addr = self.bufs.add(bid as usize * READ_LEN) as u64;
+            let addr = self.bufs.add(bid as usize * KBUF_LEN) as u64;
             core::ptr::write_unaligned(e as *mut u64, addr);
-            core::ptr::write_unaligned(e.add(8) as *mut u32, READ_LEN as u32);
+            core::ptr::write_unaligned(e.add(8) as *mut u32, KBUF_LEN as u32);
             core::ptr::write_unaligned(e.add(12) as *mut u16, bid);
         }
         self.tail = self.tail.wrapping_add(1);
+    }
+
+    /// Hands every buffer put back since the last call to the kernel: one
+    /// release store per batch of completions, not one per buffer.
+    fn publish(&self) {
         self.tail_ptr().store(self.tail, Ordering::Release);
     }
 
-    /// Copies buffer `bid` out and gives it back.
-    fn take(&mut self, bid: u16) -> [u8; READ_LEN] {
-        let mut out = [0u8; READ_LEN];
-        if bid < BUFS {
+    /// Copies buffer `bid` out and puts it back (published by the caller).
+    fn take(&mut self, bid: u16) -> [u8; KBUF_LEN] {
+        let mut out = [0u8; KBUF_LEN];
+        if bid < self.count {
             // SAFETY: buffer `bid` is inside the mapping; the kernel
             // finished writing it before posting the completion we read
             // (acquire load of the CQ tail).
             unsafe {
                 core::ptr::copy_nonoverlapping(
-                    self.bufs.add(bid as usize * READ_LEN),
+                    self.bufs.add(bid as usize * KBUF_LEN),
                     out.as_mut_ptr(),
-                    READ_LEN,
+                    KBUF_LEN,
                 )
             };
-            self.give_back(bid);
+            self.put(bid);
         }
         out
     }
@@ -130,8 +152,8 @@ impl Drop for BufRing {
         // io_uring (which may still use them) is closed before this runs
         // (field order in `Uring`).
         unsafe {
-            libc::munmap(self.entries.cast(), BUFS as usize * 16);
-            libc::munmap(self.bufs.cast(), BUFS as usize * READ_LEN);
+            libc::munmap(self.entries.cast(), self.count as usize * 16);
+            libc::munmap(self.bufs.cast(), self.count as usize * KBUF_LEN);
         }
     }
 }
@@ -193,12 +215,14 @@ impl Uring {
             return Err(Errno::ENOSYS);
         }
         avoid_futex_hash_trap();
-        let bufs = BufRing::new().ok().filter(|b| {
+        let count = ring.params().cq_entries().clamp(256, 32768);
+        let count = 1u16 << (31 - count.leading_zeros()).min(15);
+        let bufs = BufRing::new(count).ok().filter(|b| {
             // SAFETY: the entries mapping stays valid until the io_uring is
-            // closed (Uring's field order) and holds BUFS entries.
+            // closed (Uring's field order) and holds `b.count` entries.
             unsafe {
                 ring.submitter()
-                    .register_buf_ring_with_flags(b.entries as u64, BUFS, BGID, 0)
+                    .register_buf_ring_with_flags(b.entries as u64, b.count, BGID, 0)
                     .is_ok()
             }
         });
@@ -362,6 +386,9 @@ impl Uring {
                         break;
                     }
                 }
+            }
+            if let Some(bufs) = &self.bufs {
+                bufs.publish();
             }
             if out.len() >= max || !self.ring.submission().cq_overflow() {
                 break;

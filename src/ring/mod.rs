@@ -81,14 +81,10 @@ pub(crate) struct Completion {
     pub token: u64,
     pub result: i32,
     pub more: bool,
-    /// Bytes the kernel read for the ring (io_uring multishot reads):
-    /// `result` of them are valid.
-    pub data: Option<[u8; READ_LEN]>,
+    /// The count the kernel read for the ring (io_uring multishot reads of
+    /// eventfds and timerfds): `result` of these bytes are valid.
+    pub data: Option<[u8; 8]>,
 }
-
-/// Size of one read of a source the ring reads: a `signalfd_siginfo`, and
-/// more than an eventfd's or timerfd's 8 bytes.
-pub(crate) const READ_LEN: usize = 128;
 
 /// How the ring treats an fd source once it is ready.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -860,15 +856,14 @@ impl Consumer {
                 posts.drain_into(&mut self.pending);
             }
             SourceKind::SignalFd => {
-                if let Some(data) = comp.data {
-                    self.push_read(comp.token, 0, Reader::Signalfd, &data, comp.result);
-                } else if comp.result >= 0 {
+                // Polled, never read by the kernel (see io_uring::arm).
+                if comp.result >= 0 {
                     self.read_source(comp.token);
                 }
             }
-            SourceKind::Fd { reader, .. } if comp.data.is_some() => {
+            SourceKind::Fd { .. } if comp.data.is_some() => {
                 let data = comp.data.expect("checked");
-                self.push_read(comp.token, udata, reader, &data, comp.result);
+                self.push_read(udata, &data, comp.result);
             }
             SourceKind::Fd { reader, .. }
                 if matches!(reader, Reader::Counter | Reader::Semaphore)
@@ -996,30 +991,16 @@ impl Consumer {
         }
     }
 
-    /// Turns bytes the kernel read for source `token` into an event.
-    fn push_read(
-        &mut self,
-        token: u64,
-        udata: u64,
-        reader: Reader,
-        data: &[u8; READ_LEN],
-        len: i32,
-    ) {
-        match reader {
-            Reader::Counter | Reader::Semaphore if len == 8 => self.pending.push_back(Event {
+    /// Turns the count the kernel read for a counter source into an event.
+    fn push_read(&mut self, udata: u64, data: &[u8; 8], len: i32) {
+        if len == 8 {
+            self.pending.push_back(Event {
                 udata,
                 kind: KIND_FD,
-                value: u64::from_ne_bytes(data[..8].try_into().expect("8 bytes")),
+                value: u64::from_ne_bytes(*data),
                 revents: libc::POLLIN as u32,
                 ..Event::default()
-            }),
-            Reader::Signalfd if len as usize == READ_LEN => {
-                // SAFETY: the kernel wrote a whole signalfd_siginfo.
-                let si: libc::signalfd_siginfo =
-                    unsafe { core::ptr::read_unaligned(data.as_ptr().cast()) };
-                self.push_siginfo(token, udata, &si);
-            }
-            _ => {}
+            });
         }
     }
 
