@@ -1,7 +1,9 @@
 /* fork() while a ring is live: the child may only evfd_ring_free it (every
  * other call fails with EINVAL there, and free leaves the parent's ring
  * alone); the parent's ring keeps working: events pending before the fork
- * still arrive exactly once, sources keep firing, posts still work. */
+ * still arrive exactly once, sources keep firing, posts still work. The
+ * child's evfd_ring_free closes the child's copies of every descriptor the
+ * ring holds (counted before and after). */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
@@ -37,7 +39,16 @@ int main(void) {
         bad |= evfd_ring_add_signal(r, SIGUSR1, 9) != -1 || errno != EINVAL;
         bad |= evfd_ring_fd(r) != -1 || errno != EINVAL;
         bad |= strcmp(evfd_ring_backend(r), getenv("EVFD_RING_BACKEND") ? getenv("EVFD_RING_BACKEND") : evfd_ring_backend(r)) != 0;
+        /* free releases the child's copies of the ring's descriptors:
+         * only the pipe is left beyond what the process had before. */
+        int held = count_fds();
         evfd_ring_free(r);
+        int left = count_fds();
+        if (held <= before + 2 || left != before + 2) {
+            fprintf(stderr, "child: %d fds before the ring, %d with it, %d after free\n", before,
+                    held, left);
+            _exit(4);
+        }
         _exit(bad ? 3 : 0);
     }
     int status;
