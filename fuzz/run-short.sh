@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"signalfd timerfd eventfd sequence"}
+targets=${FUZZ_TARGETS:-"signalfd timerfd eventfd sequence ring"}
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 cargo fuzz build

@@ -621,7 +621,17 @@ impl ConsumerRef<'_> {
             .map(|(t, _)| *t)
             .collect();
         if tokens.is_empty() {
-            return Err(Errno::ENOENT);
+            // A one-shot source (REL/ABS timer, futex) leaves the table
+            // when its completion is taken from the kernel, but until its
+            // event is delivered it is not gone for the caller: discard the
+            // event as for any removed source.
+            let held = c.pending.len();
+            c.pending.retain(|e| !from_source(e, udata));
+            return if c.pending.len() < held {
+                Ok(())
+            } else {
+                Err(Errno::ENOENT)
+            };
         }
         let mut signals_changed = false;
         for token in &tokens {
@@ -636,8 +646,7 @@ impl ConsumerRef<'_> {
         // Events of removed sources that were already taken from the kernel
         // are not delivered: after remove() returns, the udata is silent.
         // Posts are not sources and stay.
-        c.pending
-            .retain(|e| e.kind == KIND_USER || e.udata != udata);
+        c.pending.retain(|e| !from_source(e, udata));
         if signals_changed {
             c.refresh_sigmask();
         }
@@ -1108,4 +1117,11 @@ impl Consumer {
         }
         Ok(())
     }
+}
+
+/// Whether `e` is an event of a source registered with `udata`: not a post
+/// (posts stay after remove) and not the kind-0 `EOVERFLOW` record (it
+/// belongs to no source; its udata is 0).
+fn from_source(e: &Event, udata: u64) -> bool {
+    e.kind != KIND_USER && e.kind != 0 && e.udata == udata
 }

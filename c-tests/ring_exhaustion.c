@@ -1,0 +1,202 @@
+/* The ring at RLIMIT_NOFILE and with very many sources:
+ * - with 0, 1 or 2 descriptors free, evfd_ring_new either works or fails
+ *   with EMFILE leaking nothing (the descriptor count is unchanged);
+ * - on a live ring with no descriptor free, add_fd, add_signal (its first
+ *   one needs a signalfd), add_timer (a timerfd each on the epoll backend)
+ *   either work or fail with EMFILE leaking nothing, and the ring stays
+ *   usable: posts arrive, the same calls succeed once descriptors are free;
+ * - 10,000 one-shot timers (1,000 on epoll, which needs a timerfd each)
+ *   expiring together on a ring of 16 entries: every one is delivered
+ *   exactly once (the completion queue overflows and nothing is lost), and
+ *   on io_uring no descriptor is created per timer. */
+/* evfd-test: backends */
+#define _GNU_SOURCE
+#include "ring_util.h"
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define MAXFILL 4096
+static int fill[MAXFILL];
+static int nfill;
+
+/* Opens descriptors until EMFILE. */
+static void exhaust(void) {
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            CHECK_EQ(errno, EMFILE);
+            return;
+        }
+        CHECK(nfill < MAXFILL);
+        fill[nfill++] = fd;
+    }
+}
+
+static void release(int n) {
+    for (int i = 0; i < n && nfill > 0; i++)
+        close(fill[--nfill]);
+}
+
+static void release_all(void) { release(nfill); }
+
+/* count_fds() needs a descriptor of its own: with none free, lend it one of
+ * the fillers and take it back. */
+static int count_full(void) {
+    CHECK(nfill > 0);
+    release(1);
+    int n = count_fds();
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    fill[nfill++] = fd;
+    return n + 1;
+}
+
+/* A post goes through: the ring is usable. */
+static void check_usable(struct evfd_ring *r, uint64_t value) {
+    CHECK_EQ(evfd_ring_post(r, 77, value), 0);
+    struct evfd_event ev;
+    do
+        ev = next_event(r);
+    while (ev.kind != EVFD_KIND_USER);
+    CHECK_EQ(ev.udata, 77);
+    CHECK_EQ(ev.value, value);
+}
+
+int main(void) {
+    const char *backend = getenv("EVFD_RING_BACKEND");
+    int epoll = backend && strcmp(backend, "epoll") == 0;
+    int before = count_fds();
+    struct rlimit old;
+    CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct rlimit low = old;
+    low.rlim_cur = 128;
+    if (low.rlim_cur > old.rlim_max)
+        low.rlim_cur = old.rlim_max;
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGURG);
+    CHECK_EQ(sigprocmask(SIG_BLOCK, &mask, NULL), 0);
+
+    /* evfd_ring_new with 0, 1, 2 descriptors free. */
+    for (int free_fds = 0; free_fds <= 2; free_fds++) {
+        exhaust();
+        release(free_fds);
+        int at = free_fds ? count_fds() : count_full();
+        errno = 0;
+        struct evfd_ring *r = evfd_ring_new(8, 0);
+        printf("%d free: evfd_ring_new %s\n", free_fds, r ? "works" : "EMFILE");
+        if (r == NULL) {
+            CHECK_EQ(errno, EMFILE);
+            CHECK_EQ(free_fds ? count_fds() : count_full(), at);
+        } else {
+            CHECK(free_fds > 0);
+            check_usable(r, 1);
+            evfd_ring_free(r);
+            CHECK_EQ(free_fds ? count_fds() : count_full(), at);
+        }
+        release_all();
+    }
+
+    /* A live ring, then no descriptor free. */
+    struct evfd_ring *r = new_ring(8);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    exhaust();
+    int at = count_full();
+    struct timespec soon = {0, 5 * 1000 * 1000};
+    int fd_ok = evfd_ring_add_fd(r, p[0], POLLIN, 1);
+    CHECK(fd_ok == 0 || errno == EMFILE);
+    CHECK_EQ(count_full(), at);
+    int sig_ok = evfd_ring_add_signal(r, SIGURG, 2);
+    CHECK(sig_ok == 0 || errno == EMFILE);
+    CHECK_EQ(count_full(), at);
+    int timer_ok = evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &soon, 3);
+    CHECK(timer_ok == 0 || errno == EMFILE);
+    if (epoll)
+        CHECK_EQ(timer_ok, -1); /* it needs a timerfd */
+    CHECK_EQ(count_full(), at);
+    printf("none free: add_fd %s, add_signal %s, add_timer %s\n", fd_ok ? "EMFILE" : "works",
+           sig_ok ? "EMFILE" : "works", timer_ok ? "EMFILE" : "works");
+    check_usable(r, 2);
+    /* A failed add registered nothing. */
+    if (fd_ok)
+        CHECK_ERR(evfd_ring_remove(r, 1), ENOENT);
+    if (sig_ok)
+        CHECK_ERR(evfd_ring_remove(r, 2), ENOENT);
+    if (timer_ok)
+        CHECK_ERR(evfd_ring_remove(r, 3), ENOENT);
+    /* With descriptors free again, the same calls work. */
+    release(4);
+    if (fd_ok)
+        CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 1), 0);
+    if (sig_ok)
+        CHECK_EQ(evfd_ring_add_signal(r, SIGURG, 2), 0);
+    if (timer_ok)
+        CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &soon, 3), 0);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    raise(SIGURG);
+    int seen = 0;
+    while (seen != 7) {
+        struct evfd_event ev = next_event(r);
+        CHECK_EQ(ev.error, 0);
+        CHECK(ev.udata >= 1 && ev.udata <= 3);
+        seen |= 1 << (ev.udata - 1);
+    }
+    CHECK_EQ(evfd_ring_remove(r, 1), 0);
+    CHECK_EQ(evfd_ring_remove(r, 2), 0);
+    release_all();
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    check_usable(r, 3);
+    evfd_ring_free(r);
+    close(p[0]);
+    close(p[1]);
+    CHECK_NO_LEAK(before);
+
+    /* Very many sources: one-shot timers expiring together overflow a
+     * 16-entry completion queue; none is lost or doubled. */
+    int n_timers = epoll ? 1000 : 10000;
+    if (under_valgrind())
+        n_timers /= 10;
+    if (epoll && old.rlim_cur < (rlim_t)n_timers + 64) {
+        struct rlimit more = old;
+        more.rlim_cur = more.rlim_max < (rlim_t)n_timers + 64 ? more.rlim_max : (rlim_t)n_timers + 64;
+        CHECK_EQ(setrlimit(RLIMIT_NOFILE, &more), 0);
+        if (more.rlim_cur < (rlim_t)n_timers + 64)
+            n_timers = (int)more.rlim_cur - 64;
+    }
+    r = new_ring(16);
+    int with_ring = count_fds();
+    struct timespec later = {0, 200 * 1000 * 1000};
+    for (int i = 0; i < n_timers; i++)
+        CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &later, (uint64_t)i), 0);
+    if (!epoll)
+        CHECK_EQ(count_fds(), with_ring);
+    CHECK(n_timers > 0 && n_timers <= 10000);
+    unsigned char *got = calloc(10000, 1);
+    CHECK(got != NULL);
+    int total = 0;
+    struct evfd_event ev[256];
+    while (total < n_timers) {
+        int n = wait_events(r, ev, 256);
+        CHECK(n > 0);
+        for (int i = 0; i < n; i++) {
+            CHECK_EQ(ev[i].kind, EVFD_KIND_TIMER); /* no EOVERFLOW record either */
+            CHECK_EQ(ev[i].error, 0);
+            CHECK_EQ(ev[i].value, 1);
+            CHECK(ev[i].udata < (uint64_t)n_timers);
+            CHECK_EQ(got[ev[i].udata], 0);
+            got[ev[i].udata] = 1;
+            total++;
+        }
+    }
+    expect_quiet(r, 50);
+    free(got);
+    evfd_ring_free(r);
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    CHECK_NO_LEAK(before);
+    return 0;
+}
