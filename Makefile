@@ -7,7 +7,7 @@
 #   make bench           run the benchmarks, write bench/RESULTS.md and bench/plots/
 #                        (BENCH_QUICK=1: a short smoke run, written to bench/out/quick/)
 #   make fuzz            every fuzz target for FUZZ_SECONDS (60) each (fuzz/README.md)
-#   make stress          1,000,000-signal storm into signalfd (bench/STRESS.md)
+#   make stress          1,000,000-signal storms into signalfd and eventfs (bench/STRESS.md)
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -106,8 +106,14 @@ $(BUILD_DIR)/stress/signal_storm: c-tests/signal_storm.c c-tests/check.h include
 	$(CC) $(DEMO_FLAGS) -Ic-tests $(CFLAGS) $< -o $@ -L$(BUILD_DIR)/so \
 		-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread
 
-stress: $(BUILD_DIR)/stress/signal_storm
+$(BUILD_DIR)/stress/eventfs_storm: c-tests/eventfs_storm.c c-tests/check.h include/evfd.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(DEMO_FLAGS) -Ic-tests $(CFLAGS) $< -o $@ -L$(BUILD_DIR)/so \
+		-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread
+
+stress: $(BUILD_DIR)/stress/signal_storm $(BUILD_DIR)/stress/eventfs_storm
 	EVFD_STORM_SIGNALS=$(STRESS_SIGNALS) time -p ./$(BUILD_DIR)/stress/signal_storm
+	EVFD_STORM_SIGNALS=$(STRESS_SIGNALS) time -p ./$(BUILD_DIR)/stress/eventfs_storm
 
 clean:
 	$(CARGO) clean
