@@ -7,8 +7,8 @@
 #   make bench           run the benchmarks, write bench/RESULTS.md and bench/plots/
 #                        (BENCH_QUICK=1: a short smoke run, written to bench/out/quick/)
 #   make fuzz            every fuzz target for FUZZ_SECONDS (60) each (fuzz/README.md)
-#   make stress          1,000,000-signal storms into signalfd and the ring, 1,000,000
-#                        ring posts (bench/STRESS.md)
+#   make stress          1,000,000-signal storms into signalfd, eventfs and the ring,
+#                        1,000,000 ring posts (bench/STRESS.md)
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -114,8 +114,14 @@ $(BUILD_DIR)/stress/ring_storm: c-tests/ring_storm.c c-tests/ring_util.h c-tests
 	$(CC) $(DEMO_FLAGS) -Ic-tests $(CFLAGS) $< -o $@ -L$(BUILD_DIR)/so \
 		-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread
 
-stress: $(BUILD_DIR)/stress/signal_storm $(BUILD_DIR)/stress/ring_storm
+$(BUILD_DIR)/stress/eventfs_storm: c-tests/eventfs_storm.c c-tests/check.h include/evfd.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(DEMO_FLAGS) -Ic-tests $(CFLAGS) $< -o $@ -L$(BUILD_DIR)/so \
+		-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread
+
+stress: $(BUILD_DIR)/stress/signal_storm $(BUILD_DIR)/stress/eventfs_storm $(BUILD_DIR)/stress/ring_storm
 	EVFD_STORM_SIGNALS=$(STRESS_SIGNALS) time -p ./$(BUILD_DIR)/stress/signal_storm
+	EVFD_STORM_SIGNALS=$(STRESS_SIGNALS) time -p ./$(BUILD_DIR)/stress/eventfs_storm
 	for backend in io_uring epoll; do \
 		EVFD_RING_BACKEND=$$backend EVFD_RING_STORM=$(STRESS_SIGNALS) \
 			time -p ./$(BUILD_DIR)/stress/ring_storm || exit 1; \

@@ -17,8 +17,10 @@
  * FD_CLOEXEC set is closed by exec. The test re-executes itself with the
  * "after-exec" argument to check that from the new program image.
  *
- * The same checks run on the kernel's own descriptors (signalfd4,
- * timerfd_create, eventfd2 with no flags): the kernel is the reference. */
+ * The same checks run on descriptors made by the unprefixed exports
+ * (signalfd() with a 2007 masksize and with glibc's flags 0, timerfd()),
+ * and on the kernel's own descriptors (signalfd4, timerfd_create, eventfd2
+ * with no flags): the kernel is the reference. */
 #define _GNU_SOURCE
 #include "check.h"
 #include <evfd.h>
@@ -32,6 +34,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* evfd's unprefixed timerfd() (DESIGN §3; glibc has no such function). */
+int timerfd(int ufd, int clockid, int timertype, const struct timespec *when);
 
 static int readable(int fd) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -194,6 +199,29 @@ int main(int argc, char **argv) {
     close(efd);
     close(rt);
     CHECK_NO_LEAK(before);
+
+    /* The unprefixed exports: signalfd() on the 2007 path (masksize) and
+     * on glibc's path (flags 0), timerfd(): the same behaviour. */
+    for (int path = 0; path < 2; path++) {
+        sfd = signalfd(-1, &mask, path == 0 ? (int)sizeof mask : 0);
+        tfd = timerfd(-1, CLOCK_MONOTONIC, EVFD_TIMER_REL, &off);
+        efd = evfd_eventfd(0);
+        rt = timerfd(-1, CLOCK_REALTIME, EVFD_TIMER_REL, &off);
+        CHECK(sfd >= 0 && tfd >= 0 && efd >= 0 && rt >= 0);
+        check_fork(sfd, tfd, efd);
+        check_exec(argv[0], sfd, rt, efd);
+        close(sfd);
+        close(tfd);
+        close(efd);
+        close(rt);
+        CHECK_NO_LEAK(before);
+    }
+    /* glibc's SFD_CLOEXEC through the unprefixed signalfd sets FD_CLOEXEC
+     * (which exec honours, as checked above for the duplicates). */
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    CHECK(sfd >= 0);
+    CHECK(fcntl(sfd, F_GETFD) & FD_CLOEXEC);
+    close(sfd);
 
     /* The kernel's, made with no flags: the same behaviour. */
     sfd = (int)syscall(SYS_signalfd4, -1, &mask, 8, 0);

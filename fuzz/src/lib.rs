@@ -25,7 +25,9 @@
 //! ring) means: one [`Op`] variant with its decoder, one `op_*` function with
 //! its oracle, and a three-line file in `fuzz_targets/` (see fuzz/README.md).
 
+use evfd::ffi::eventfs::evfd_eventfs_signalfd;
 use evfd::ffi::fdcalls::{evfd_eventfd, evfd_signalfd, evfd_timerfd};
+use evfd::ffi::preload::{signalfd as unprefixed_signalfd, timerfd as unprefixed_timerfd};
 use libc::c_int;
 use std::collections::BTreeMap;
 use std::sync::Once;
@@ -63,6 +65,15 @@ pub enum Op {
     Write,
     /// Send one of the harness's blocked signals to this thread.
     Raise,
+    /// `evfd_eventfs_signalfd` with a decoded signal and flags.
+    Eventfs,
+    /// Send one of the eventfs signals (unblocked) to this thread.
+    RaiseEventfs,
+    /// The unprefixed `signalfd` with a decoded `third` (glibc flags, 2007
+    /// masksize or neither).
+    SignalfdUnprefixed,
+    /// The unprefixed `timerfd` (same rules as `evfd_timerfd`).
+    TimerfdUnprefixed,
 }
 
 /// Everything the `sequence` target may do.
@@ -75,6 +86,39 @@ pub const ALL_OPS: &[Op] = &[
     Op::Dup2,
     Op::Read,
     Op::Write,
+    Op::Raise,
+    Op::Eventfs,
+    Op::RaiseEventfs,
+    Op::SignalfdUnprefixed,
+    Op::TimerfdUnprefixed,
+];
+
+/// The `eventfs` target: registrations, reads, closes and dup2 of eventfs
+/// descriptors among other kinds while their signals arrive, plus the
+/// 2007 calls (whose fds evfd must tell apart from eventfs ones).
+pub const EVENTFS_OPS: &[Op] = &[
+    Op::Make,
+    Op::Eventfs,
+    Op::Eventfs,
+    Op::RaiseEventfs,
+    Op::RaiseEventfs,
+    Op::Close,
+    Op::Dup2,
+    Op::Read,
+    Op::Signalfd,
+    Op::Eventfd,
+];
+
+/// The `unprefixed` target: the exported `signalfd` (both dispatch paths)
+/// and `timerfd`.
+pub const UNPREFIXED_OPS: &[Op] = &[
+    Op::Make,
+    Op::SignalfdUnprefixed,
+    Op::SignalfdUnprefixed,
+    Op::TimerfdUnprefixed,
+    Op::Close,
+    Op::Dup2,
+    Op::Read,
     Op::Raise,
 ];
 
@@ -111,8 +155,39 @@ fn init_once() {
                 libc::pthread_sigmask(libc::SIG_BLOCK, &set, core::ptr::null_mut()),
                 0
             );
+            // The eventfs signals stay unblocked (eventfs counts in a
+            // handler). One gets a harness handler, one is ignored, and
+            // SIGCHLD keeps its harmless default: chained registrations
+            // then pass deliveries on to all three kinds of disposition.
+            let mut act: libc::sigaction = core::mem::zeroed();
+            act.sa_sigaction = harness_handler as *const () as usize;
+            act.sa_flags = libc::SA_RESTART;
+            assert_eq!(
+                libc::sigaction(eventfs_signals()[1], &act, core::ptr::null_mut()),
+                0
+            );
+            act.sa_sigaction = libc::SIG_IGN;
+            assert_eq!(
+                libc::sigaction(eventfs_signals()[2], &act, core::ptr::null_mut()),
+                0
+            );
         }
     });
+}
+
+/// How often the harness's own handler (on `eventfs_signals()[1]`) ran.
+static HANDLER_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn harness_handler(_sig: c_int) {
+    HANDLER_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The signals `RaiseEventfs` sends, unblocked: SIGCHLD (default: ignore;
+/// the harness never forks), a realtime signal with a harness handler and
+/// one set to `SIG_IGN`. None of them is fatal, so a chained registration
+/// cannot kill the fuzzer; nothing else sends them, so counts are exact.
+pub fn eventfs_signals() -> [c_int; 3] {
+    [libc::SIGCHLD, libc::SIGRTMIN() + 4, libc::SIGRTMIN() + 5]
 }
 
 /// Decodes `data` into operations among `ops` and runs them with every
@@ -123,11 +198,16 @@ pub fn run(data: &[u8], ops: &[Op]) {
     let mut input = Bytes::new(data);
     let mut table = Table::new();
     let mut pending = Pending::default();
+    // EVFD_FUZZ_TRACE=1 prints each operation (to replay a crash by hand).
+    let trace = std::env::var_os("EVFD_FUZZ_TRACE").is_some();
     for _ in 0..MAX_OPS {
         if input.is_empty() {
             break;
         }
         let op = ops[input.u8() as usize % ops.len()];
+        if trace {
+            eprintln!("op {op:?}; table {:?}", table.objects());
+        }
         match op {
             Op::Make => {
                 let slot = table.slot(input.u8());
@@ -149,9 +229,24 @@ pub fn run(data: &[u8], ops: &[Op]) {
             Op::Read => op_read(&mut table, &mut pending, &mut input),
             Op::Write => op_write(&mut table, &mut input),
             Op::Raise => pending.raise(input.u8()),
+            Op::Eventfs => op_eventfs(&mut table, &mut input),
+            Op::RaiseEventfs => op_raise_eventfs(&mut table, &mut input),
+            Op::SignalfdUnprefixed => op_signalfd_unprefixed(&mut table, &mut input),
+            Op::TimerfdUnprefixed => op_timerfd_with(&mut table, &mut input, true),
         }
+        // After every operation: one internal duplicate per live or
+        // not-yet-reclaimed registration, and dispositions as they must be.
+        check_eventfs_accounting(&table, &before);
+        pending.restored(table.take_restored());
     }
     table.close_all();
+    check_eventfs_accounting(&table, &before);
+    // Closing ended every registration; the next evfd call (any, even a
+    // refused one) reclaims evfd's duplicates and restores dispositions.
+    table.evfd_called();
+    let (ret, errno) = call_c(|| evfd_eventfs_signalfd(0, 0));
+    assert_eq!((ret, errno), (-1, libc::EINVAL), "reclaiming call");
+    pending.restored(table.take_restored());
     pending.drain_and_check();
     ProcessState::capture().assert_same(&before);
 }
@@ -290,6 +385,7 @@ fn op_signalfd(table: &mut Table, input: &mut Bytes) {
     let raw = ufd.raw(table);
     // SAFETY: `mask_ptr` is NULL or readable for min(masksize, 256) bytes;
     // for larger sizes evfd must fail before reading (checked below).
+    table.evfd_called();
     let (ret, errno) = call_c(|| unsafe { evfd_signalfd(raw, mask_ptr, masksize) });
     if !check_outcome("evfd_signalfd", ret, errno, &errs) {
         assert_eq!(
@@ -378,6 +474,17 @@ fn decode_timespec(input: &mut Bytes) -> libc::timespec {
 }
 
 fn op_timerfd(table: &mut Table, input: &mut Bytes) {
+    op_timerfd_with(table, input, false)
+}
+
+/// `evfd_timerfd`, or with `unprefixed` the exported `timerfd`, which
+/// DESIGN §3 makes exactly the same call.
+fn op_timerfd_with(table: &mut Table, input: &mut Bytes, unprefixed: bool) {
+    let name = if unprefixed {
+        "timerfd"
+    } else {
+        "evfd_timerfd"
+    };
     let ufd = decode_ufd(table, input);
     let clock = match input.u8() % 4 {
         0 => input.u32() as c_int,
@@ -412,8 +519,15 @@ fn op_timerfd(table: &mut Table, input: &mut Bytes) {
     let raw = ufd.raw(table);
     let when_ptr: *const libc::timespec = if null_when { core::ptr::null() } else { &when };
     // SAFETY: `when_ptr` is NULL or points to a live timespec.
-    let (ret, errno) = call_c(|| unsafe { evfd_timerfd(raw, clock, timertype, when_ptr) });
-    if !check_outcome("evfd_timerfd", ret, errno, &errs) {
+    table.evfd_called();
+    let (ret, errno) = call_c(|| unsafe {
+        if unprefixed {
+            unprefixed_timerfd(raw, clock, timertype, when_ptr)
+        } else {
+            evfd_timerfd(raw, clock, timertype, when_ptr)
+        }
+    });
+    if !check_outcome(name, ret, errno, &errs) {
         assert_eq!(
             ufd_snapshot(table, ufd),
             old,
@@ -452,6 +566,324 @@ fn op_timerfd(table: &mut Table, input: &mut Bytes) {
     }
 }
 
+/// Signals worth trying for `evfd_eventfs_signalfd`, beyond the eventfs
+/// signals and arbitrary numbers: the edges of the range and the refused ones.
+const SIGNAL_EDGES: [c_int; 14] = [
+    0,
+    -1,
+    libc::SIGKILL,
+    libc::SIGSTOP,
+    32,
+    33,
+    64,
+    65,
+    c_int::MIN,
+    c_int::MAX,
+    libc::SIGSEGV,
+    libc::SIGTRAP,
+    libc::SIGFPE,
+    libc::SIGURG,
+];
+
+fn op_eventfs(table: &mut Table, input: &mut Bytes) {
+    let slot = table.slot(input.u8());
+    let signal = match input.u8() % 8 {
+        0..=3 => eventfs_signals()[input.u8() as usize % 3],
+        4 | 5 => SIGNAL_EDGES[input.u8() as usize % SIGNAL_EDGES.len()],
+        6 => input.u8() as c_int % 70,
+        _ => input.u32() as c_int,
+    };
+    let flags = match input.u8() % 3 {
+        0 => 0,
+        1 => 1,
+        _ => input.u32() as c_int,
+    };
+    let exclusive = flags != 0;
+    let fault = [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGTRAP,
+    ];
+    let mut errs = Vec::new();
+    if !(1..=libc::SIGRTMAX()).contains(&signal)
+        || signal == libc::SIGKILL
+        || signal == libc::SIGSTOP
+        || (32..libc::SIGRTMIN()).contains(&signal)
+        || (exclusive && fault.contains(&signal))
+    {
+        errs.push(libc::EINVAL);
+    }
+    // Six slots never reach 32 registrations of one signal, nor the fd
+    // limit: EMFILE is not expected here (c-tests/eventfs_exhaustion.c).
+    let before_action = (1..=64)
+        .contains(&signal)
+        .then(|| process::current_action(signal));
+    table.evfd_called();
+    let (ret, errno) = call_c(|| evfd_eventfs_signalfd(signal, flags));
+    if !check_outcome("evfd_eventfs_signalfd", ret, errno, &errs) {
+        if let Some(before) = before_action {
+            // A refusal leaves the disposition as it was. (The call also
+            // reclaims ended registrations first, which may restore this
+            // signal's disposition if it has no live one left; the
+            // accounting check after the call covers that case.)
+            let live = live_registrations(table, signal);
+            if live > 0 {
+                assert_eq!(
+                    process::current_action(signal),
+                    before,
+                    "refusal changed sigaction"
+                );
+            }
+        }
+        return;
+    }
+    // SAFETY: F_GETFD/F_GETFL take no pointer.
+    let (fdflags, flflags) = unsafe {
+        (
+            libc::fcntl(ret, libc::F_GETFD),
+            libc::fcntl(ret, libc::F_GETFL),
+        )
+    };
+    assert_ne!(fdflags & libc::FD_CLOEXEC, 0, "eventfs fd is close-on-exec");
+    assert_eq!(flflags & libc::O_NONBLOCK, 0, "eventfs fd is blocking");
+    assert_eq!(
+        process::fdinfo_hex(ret, "eventfd-count:"),
+        Some(0),
+        "eventfs fd is an eventfd at 0"
+    );
+    table.adopt(
+        slot,
+        ret,
+        Kind::Eventfs {
+            signal,
+            exclusive,
+            count: 0,
+            registered: Some(ret),
+        },
+    );
+}
+
+fn live_registrations(table: &Table, signal: c_int) -> usize {
+    table
+        .objects()
+        .iter()
+        .filter(
+            |k| matches!(k, Kind::Eventfs { signal: s, registered: Some(_), .. } if *s == signal),
+        )
+        .count()
+}
+
+/// evfd's handler, as `sigaction` reports it.
+fn evfd_handler() -> usize {
+    evfd::eventfs::handler::on_signal as *const () as usize
+}
+
+/// The exact descriptor and disposition accounting of eventfs's lazy
+/// reclaim: open descriptors = those before the input + the table's + one
+/// internal duplicate per registration that is live or ended since the
+/// last evfd call; a signal with either has evfd's handler installed, and
+/// every other signal has exactly its disposition from before the input.
+fn check_eventfs_accounting(table: &Table, before: &ProcessState) {
+    let live: usize = table
+        .objects()
+        .iter()
+        .filter(|k| {
+            matches!(
+                k,
+                Kind::Eventfs {
+                    registered: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        process::count_fds(),
+        before.fd_count() + table.open_count() + live + table.unreclaimed().len(),
+        "descriptors: baseline + table + one per live or unreclaimed eventfs registration"
+    );
+    for sig in 1..=64 {
+        let now = process::current_action(sig);
+        if live_registrations(table, sig) == 0 && !table.unreclaimed().contains(&sig) {
+            assert_eq!(
+                &now,
+                before.action(sig),
+                "signal {sig}: disposition not restored"
+            );
+        } else {
+            assert_eq!(
+                now.1,
+                evfd_handler(),
+                "signal {sig}: evfd's handler missing"
+            );
+        }
+    }
+}
+
+/// Sends an eventfs signal (unblocked) to this thread: it is delivered
+/// before `tgkill` returns, and every live registration counts it once; the
+/// harness handler runs unless a live exclusive registration holds it.
+fn op_raise_eventfs(table: &mut Table, input: &mut Bytes) {
+    let sigs = eventfs_signals();
+    let sig = sigs[input.u8() as usize % sigs.len()];
+    let exclusive = table.objects().iter().any(|k| {
+        matches!(k, Kind::Eventfs { signal, exclusive: true, registered: Some(_), .. } if *signal == sig)
+    });
+    let runs = HANDLER_RUNS.load(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: thread-directed signal to ourselves; unblocked, harmless.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_tgkill,
+            libc::getpid(),
+            libc::syscall(libc::SYS_gettid),
+            sig,
+        )
+    };
+    assert_eq!(r, 0, "tgkill");
+    let ran = HANDLER_RUNS.load(std::sync::atomic::Ordering::SeqCst) - runs;
+    if sig == sigs[1] {
+        assert_eq!(
+            ran,
+            u64::from(!exclusive),
+            "harness handler runs iff no exclusive registration"
+        );
+    } else {
+        assert_eq!(ran, 0, "harness handler ran for another signal");
+    }
+    for k in table.open_objects_mut() {
+        if let Kind::Eventfs {
+            signal,
+            count,
+            registered: Some(_),
+            ..
+        } = k
+        {
+            if *signal == sig {
+                *count += 1;
+            }
+        }
+    }
+    // Objects no slot reaches any more are gone; their counts don't matter.
+}
+
+/// The `third` arguments worth trying for the unprefixed `signalfd`.
+fn decode_third(input: &mut Bytes) -> usize {
+    const NB: usize = libc::SFD_NONBLOCK as usize;
+    const CE: usize = libc::SFD_CLOEXEC as usize;
+    const EDGES: [usize; 16] = [
+        0,
+        NB,
+        CE,
+        NB | CE,
+        1,
+        7,
+        8,
+        128,
+        129,
+        0x7ff,
+        1 << 32,
+        (1 << 32) | 128,
+        (1 << 32) | NB,
+        NB | 1,
+        usize::MAX,
+        64,
+    ];
+    match input.u8() % 4 {
+        0 | 1 => EDGES[input.u8() as usize % EDGES.len()],
+        2 => input.u8() as usize,
+        _ => input.u64() as usize,
+    }
+}
+
+/// The unprefixed `signalfd`: `third` of 8..=128 is the 2007 masksize
+/// (evfd_signalfd's rules); low 32 bits of 0/`SFD_NONBLOCK`/`SFD_CLOEXEC`
+/// are glibc's flags (the kernel's signalfd4 rules: `EFAULT` for the mask,
+/// then `EBADF`/`EINVAL` for `ufd`; new fd with exactly those flags); any
+/// other `third` fails with `EFAULT` for a NULL mask, else `EINVAL`.
+fn op_signalfd_unprefixed(table: &mut Table, input: &mut Bytes) {
+    let ufd = decode_ufd(table, input);
+    let third = decode_third(input);
+    let null_mask = input.u8().is_multiple_of(8);
+    let mask_word = input.u64();
+    let max = core::mem::size_of::<libc::sigset_t>();
+    let masksize = (8..=max).contains(&third);
+    let low = third as u32 as c_int;
+    let glibc = !masksize && low & !(libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) == 0;
+    // As long as the 2007 masksize says, at least the kernel's 8 bytes.
+    let len = if masksize { third } else { 8 };
+    let mut buf = vec![0xa5u8; len];
+    buf[..8].copy_from_slice(&mask_word.to_ne_bytes());
+    let mask_ptr: *const libc::sigset_t = if null_mask {
+        core::ptr::null()
+    } else {
+        buf.as_ptr().cast()
+    };
+    let mut errs = Vec::new();
+    if null_mask {
+        errs.push(libc::EFAULT);
+    }
+    if masksize || glibc {
+        ufd_errors(
+            table,
+            ufd,
+            |k| matches!(k, Kind::Signalfd { .. }),
+            &mut errs,
+        );
+    } else if !null_mask {
+        errs.push(libc::EINVAL);
+    }
+    let old = ufd_snapshot(table, ufd);
+    let raw = ufd.raw(table);
+    // SAFETY: `mask_ptr` is NULL or readable for `len` bytes, which covers
+    // what either path may read.
+    table.evfd_called();
+    let (ret, errno) = call_c(|| unsafe { unprefixed_signalfd(raw, mask_ptr, third) });
+    if !check_outcome("signalfd", ret, errno, &errs) {
+        assert_eq!(
+            ufd_snapshot(table, ufd),
+            old,
+            "refused signalfd changed the fd"
+        );
+        return;
+    }
+    let expected = mask_word & !(bit(libc::SIGKILL) | bit(libc::SIGSTOP));
+    let got = process::fdinfo_hex(ret, "sigmask:").expect("new fd is a signalfd");
+    assert_eq!(got, expected, "signalfd: mask in the kernel");
+    match ufd {
+        Ufd::Create(slot) => {
+            if masksize {
+                process::assert_2007_flags(ret);
+            } else {
+                // SAFETY: F_GETFD/F_GETFL take no pointer.
+                let (fdflags, flflags) = unsafe {
+                    (
+                        libc::fcntl(ret, libc::F_GETFD),
+                        libc::fcntl(ret, libc::F_GETFL),
+                    )
+                };
+                assert_eq!(
+                    fdflags & libc::FD_CLOEXEC != 0,
+                    low & libc::SFD_CLOEXEC != 0,
+                    "glibc signalfd: close-on-exec as asked"
+                );
+                assert_eq!(
+                    flflags & libc::O_NONBLOCK != 0,
+                    low & libc::SFD_NONBLOCK != 0,
+                    "glibc signalfd: non-blocking as asked"
+                );
+            }
+            table.adopt(slot, ret, Kind::Signalfd { mask: expected });
+        }
+        Ufd::Slot(s) => {
+            assert_eq!(ret, raw, "replace returns ufd");
+            table.set_kind(s, Kind::Signalfd { mask: expected });
+        }
+        Ufd::Negative(_) => unreachable!(),
+    }
+}
+
 /// The kernel keeps timer values as signed 64-bit nanoseconds and clamps
 /// any with 9223372036 seconds or more to `KTIME_MAX` (about 292 years);
 /// evfd passes `when` to the kernel as it is, so its intervals are clamped
@@ -473,6 +905,7 @@ fn op_eventfd(table: &mut Table, input: &mut Bytes) {
         1 => u32::MAX,
         _ => input.u32(),
     };
+    table.evfd_called();
     let (ret, errno) = call_c(|| evfd_eventfd(count));
     check_outcome("evfd_eventfd", ret, errno, &[]);
     process::assert_2007_flags(ret);
@@ -623,6 +1056,53 @@ fn op_read(table: &mut Table, pending: &mut Pending, input: &mut Bytes) {
             assert_eq!(n, 0, "empty pipe with no writer / empty file reads EOF");
         }
         Kind::Socket => assert!(!readable, "idle socket polled readable"),
+        Kind::Eventfs {
+            signal,
+            exclusive,
+            count,
+            registered,
+        } => {
+            // Only the eventfs signals are sent by the harness alone; a
+            // registration for another (SIGALRM, say) may count deliveries
+            // from elsewhere, so its count is only read.
+            let exact = eventfs_signals().contains(&signal);
+            if exact {
+                assert_eq!(
+                    readable,
+                    count > 0,
+                    "eventfs readiness vs model count {count}"
+                );
+            }
+            let mut v = 0u64;
+            if short {
+                // SAFETY: reading at most 4 bytes into an 8-byte local.
+                let n = unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 4) };
+                assert_eq!(
+                    (n, process::errno()),
+                    (-1, libc::EINVAL),
+                    "short eventfs read"
+                );
+                return;
+            }
+            if !readable {
+                return;
+            }
+            // SAFETY: reading 8 bytes into a local.
+            let n = unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+            assert_eq!(n, 8);
+            if exact {
+                assert_eq!(v, count, "eventfs read: deliveries since the last read");
+            }
+            table.set_kind(
+                slot,
+                Kind::Eventfs {
+                    signal,
+                    exclusive,
+                    count: 0,
+                    registered,
+                },
+            );
+        }
     }
 }
 
@@ -651,6 +1131,21 @@ impl Pending {
         let n = self.queued.entry(sig).or_insert(0);
         if realtime || *n == 0 {
             *n += 1;
+        }
+    }
+
+    /// evfd put back these signals' previous dispositions. Setting
+    /// `SIG_DFL` for a signal whose default is to ignore it (or `SIG_IGN`)
+    /// makes the kernel discard its pending instances (POSIX, sigaction(2)):
+    /// of the harness's blocked signals that is SIGURG. So a SIGURG raised
+    /// while blocked is gone once an eventfs registration for it has come
+    /// and gone - as it would be after any program's
+    /// `sigaction(SIGURG, SIG_DFL)`.
+    fn restored(&mut self, signals: Vec<c_int>) {
+        for sig in signals {
+            if sig == libc::SIGURG {
+                self.queued.remove(&sig);
+            }
         }
     }
 

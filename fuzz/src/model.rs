@@ -29,6 +29,16 @@ pub enum Kind {
     Timerfd { clock: c_int },
     /// An eventfd, its counter and whether it is in semaphore mode.
     Eventfd { count: u64, semaphore: bool },
+    /// An eventfs descriptor (`evfd_eventfs_signalfd`): its signal, mode,
+    /// the deliveries counted since the last read, and the descriptor
+    /// number its registration belongs to (None once that number was
+    /// closed or reused: the registration has ended, the count stays).
+    Eventfs {
+        signal: c_int,
+        exclusive: bool,
+        count: u64,
+        registered: Option<c_int>,
+    },
 }
 
 /// What `Make` puts in a slot.
@@ -109,6 +119,13 @@ struct Slot {
 pub struct Table {
     slots: [Option<Slot>; SLOTS],
     objects: Vec<Kind>,
+    /// The signals of eventfs registrations that ended since the last evfd
+    /// call: evfd still holds their internal duplicates (and the handler)
+    /// until its next call reclaims them (README "One descriptor per
+    /// signal": lazy reclaim), so they are counted exactly.
+    unreclaimed: Vec<c_int>,
+    /// See `take_restored`.
+    restored: Vec<c_int>,
 }
 
 impl Default for Table {
@@ -122,6 +139,8 @@ impl Table {
         Table {
             slots: [None; SLOTS],
             objects: Vec::new(),
+            unreclaimed: Vec::new(),
+            restored: Vec::new(),
         }
     }
 
@@ -159,8 +178,73 @@ impl Table {
         });
     }
 
+    /// The descriptor number `fd` stops naming what it named: an eventfs
+    /// registration made with that number ends (DESIGN §2.4: a plain
+    /// `close()` ends it, a `dup` keeps only the count).
+    fn release_number(&mut self, fd: c_int) {
+        for obj in &mut self.objects {
+            if let Kind::Eventfs {
+                registered, signal, ..
+            } = obj
+            {
+                if *registered == Some(fd) {
+                    *registered = None;
+                    self.unreclaimed.push(*signal);
+                }
+            }
+        }
+    }
+
+    /// Every evfd function starts by reclaiming ended registrations: call
+    /// this just before calling one.
+    pub fn evfd_called(&mut self) {
+        for sig in core::mem::take(&mut self.unreclaimed) {
+            let live = self.objects.iter().any(|k| {
+                matches!(k, Kind::Eventfs { signal, registered: Some(_), .. } if *signal == sig)
+            });
+            if !live && !self.restored.contains(&sig) {
+                self.restored.push(sig);
+            }
+        }
+    }
+
+    /// The signals whose previous disposition evfd has put back since the
+    /// last call of this (their last registration was reclaimed).
+    pub fn take_restored(&mut self) -> Vec<c_int> {
+        core::mem::take(&mut self.restored)
+    }
+
+    /// Registrations ended but not yet reclaimed (their signals).
+    pub fn unreclaimed(&self) -> &[c_int] {
+        &self.unreclaimed
+    }
+
+    /// Every object, live or not (eventfs accounting walks them).
+    pub fn objects(&self) -> &[Kind] {
+        &self.objects
+    }
+
+    /// Every object still reachable through a slot, once each.
+    pub fn open_objects_mut(&mut self) -> Vec<&mut Kind> {
+        let mut ids: Vec<usize> = self.slots.iter().flatten().map(|s| s.object).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.objects
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| ids.binary_search(i).is_ok())
+            .map(|(_, k)| k)
+            .collect()
+    }
+
+    /// How many slots hold an open descriptor.
+    pub fn open_count(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+
     pub fn close(&mut self, slot: usize) {
         if let Some(s) = self.slots[slot].take() {
+            self.release_number(s.fd);
             // SAFETY: the table owns this descriptor.
             assert_eq!(unsafe { libc::close(s.fd) }, 0, "close");
         }
@@ -183,6 +267,14 @@ impl Table {
             Some(s) if from == to => assert_eq!(r, s.fd),
             Some(s) => {
                 assert_eq!(r, dst, "dup2");
+                // The number now names `from`'s file. If that is the file
+                // it named already (a duplicate of it), an eventfs
+                // registration made with the number goes on: evfd checks
+                // that the number names its file, and it does.
+                let same = self.slots[to].is_some_and(|t| t.object == s.object);
+                if !same {
+                    self.release_number(dst);
+                }
                 // dup2 closed whatever `to` held; the number now shares
                 // `from`'s object.
                 self.slots[to] = Some(Slot {
@@ -195,6 +287,12 @@ impl Table {
 
     /// Fills `slot` with a fresh descriptor of `kind`.
     pub fn make(&mut self, slot: usize, kind: NewKind) {
+        if matches!(
+            kind,
+            NewKind::EvfdSignalfd(..) | NewKind::EvfdTimerfd(..) | NewKind::EvfdEventfd(..)
+        ) {
+            self.evfd_called();
+        }
         let (fd, k) = match kind {
             NewKind::Closed => {
                 self.close(slot);

@@ -84,11 +84,39 @@ impl ProcessState {
         ProcessState { fds, mask, actions }
     }
 
+    /// How many descriptors were open.
+    pub fn fd_count(&self) -> usize {
+        self.fds.len()
+    }
+
+    /// The disposition of `sig` (1..=64) as captured.
+    pub fn action(&self, sig: c_int) -> &(c_int, usize, c_int, Vec<c_int>) {
+        &self.actions[sig as usize - 1]
+    }
+
     pub fn assert_same(&self, before: &ProcessState) {
         assert_eq!(self.fds, before.fds, "descriptors leaked or lost");
         assert_eq!(self.mask, before.mask, "signal mask changed");
         assert_eq!(self.actions, before.actions, "signal dispositions changed");
     }
+}
+
+/// The disposition of `sig` now, in the form `ProcessState` keeps.
+pub fn current_action(sig: c_int) -> (c_int, usize, c_int, Vec<c_int>) {
+    // SAFETY: querying into a zeroed local.
+    unsafe {
+        let mut old: libc::sigaction = core::mem::zeroed();
+        let r = libc::sigaction(sig, core::ptr::null(), &mut old);
+        (r, old.sa_sigaction, old.sa_flags, members(&old.sa_mask))
+    }
+}
+
+/// How many descriptors are open (not counting the directory's own).
+pub fn count_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read_dir /proc/self/fd")
+        .count()
+        - 1
 }
 
 fn fdinfo(fd: c_int) -> Option<String> {
