@@ -460,6 +460,11 @@ def main():
         body = [l for l in ring.splitlines() if not l.startswith("# ")]
         md.append("\n".join(body).replace("](ring_bench.svg)", "](plots/ring_bench.svg)").strip() + "\n")
 
+    md.append("## Before/after experiments\n")
+    md.append("Measurements of single changes (the eventfs handler's descriptor check, the "
+              "ring's burst path), with their commands, are kept in "
+              "[EXPERIMENTS.md](EXPERIMENTS.md): this file is regenerated whole by `make bench`.\n")
+
     with open(os.path.join(outdir, "RESULTS.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("wrote %s and %s/*.svg" % (os.path.join(outdir, "RESULTS.md"), plotdir))
