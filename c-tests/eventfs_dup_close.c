@@ -7,6 +7,7 @@
  * with F_DUPFD_QUERY refused by a seccomp filter (as on older kernels). */
 #define _GNU_SOURCE
 #include "check.h"
+#include "seccomp_refuse.h"
 #include <evfd.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,13 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __x86_64__
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#endif
 
-#define DUPFD_QUERY 1027 /* F_DUPFD_QUERY, linux/fcntl.h */
 
 static volatile sig_atomic_t handled;
 static void on_usr1(int sig) {
@@ -30,26 +25,11 @@ static void on_usr1(int sig) {
     handled++;
 }
 
-/* Makes fcntl(.., F_DUPFD_QUERY, ..) fail with EINVAL, as before 6.10.
- * Returns 0 where that cannot be done here. */
+/* Makes fcntl(.., F_DUPFD_QUERY, ..) fail with EINVAL, as before 6.10,
+ * leaving kcmp working. Returns 0 where that cannot be done here. */
 static int refuse_dupfd_query(void) {
-#ifdef __x86_64__
-    struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fcntl, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DUPFD_QUERY, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+    if (!refuse_fd_comparison(EINVAL, 0))
         return 0;
-    CHECK_ERR(syscall(SYS_fcntl, 0, DUPFD_QUERY, 0), EINVAL);
     /* kcmp must work for this half to test the kcmp path at all. */
     int a = dup(1);
     CHECK(a >= 0);
@@ -59,9 +39,6 @@ static int refuse_dupfd_query(void) {
     }
     close(a);
     return 1;
-#else
-    return 0;
-#endif
 }
 
 static uint64_t take(int fd) {

@@ -8,6 +8,7 @@
  * compares the eventfd-id in /proc/self/fdinfo instead. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "seccomp_refuse.h"
 #include <evfd.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,36 +18,10 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#ifdef __x86_64__
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#endif
 
 static void refuse_comparing(void) {
-#ifdef __x86_64__
-    struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kcmp, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fcntl, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1027 /* F_DUPFD_QUERY */, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        SKIP("cannot install a seccomp filter here");
-    CHECK_ERR(syscall(SYS_kcmp, getpid(), getpid(), 0, 0, 1), EPERM);
-    CHECK_ERR(syscall(SYS_fcntl, 0, 1027, 1), EINVAL);
-#else
-    SKIP("the seccomp filter is written for x86-64");
-#endif
+    if (!refuse_fd_comparison(EINVAL, 1))
+        SKIP("cannot install the seccomp filter here (it is written for x86-64)");
 }
 
 static uint64_t take(int fd) {
