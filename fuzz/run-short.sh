@@ -17,6 +17,11 @@ cd "$(dirname "$0")"
 seconds=${FUZZ_SECONDS:-60}
 targets=${FUZZ_TARGETS:-"signalfd timerfd eventfd sequence eventfs unprefixed ring"}
 jobs=${FUZZ_JOBS:-$(nproc)}
+# FUZZ_SEED fixes libFuzzer's random seed, so a run can be repeated exactly
+# (CI sets it: its short run then explores the same inputs every time, and a
+# change that makes one of them fail is caught reproducibly). Unset: random.
+seed_args=()
+[ -n "${FUZZ_SEED:-}" ] && seed_args=(-seed="$FUZZ_SEED")
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 cargo fuzz build
@@ -33,7 +38,7 @@ fuzz_one() {
     local dirs=("corpus/$target")
     [ -d "seeds/$target" ] && dirs+=("seeds/$target")
     cargo fuzz run "$target" "${dirs[@]}" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 "${seed_args[@]}" \
         -print_final_stats=1 >"$logs/$target.log" 2>&1 || status=$?
     echo "$status" >"$logs/$target.status"
 }

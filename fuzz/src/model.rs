@@ -124,6 +124,10 @@ pub struct Table {
     /// until its next call reclaims them (README "One descriptor per
     /// signal": lazy reclaim), so they are counted exactly.
     unreclaimed: Vec<c_int>,
+    /// Those same registrations as (object, number): if `dup2` makes the
+    /// number name the registration's file again before evfd's next call,
+    /// evfd finds it naming its file and the registration goes on.
+    released: Vec<(usize, c_int)>,
     /// See `take_restored`.
     restored: Vec<c_int>,
 }
@@ -140,6 +144,7 @@ impl Table {
             slots: [None; SLOTS],
             objects: Vec::new(),
             unreclaimed: Vec::new(),
+            released: Vec::new(),
             restored: Vec::new(),
         }
     }
@@ -182,7 +187,7 @@ impl Table {
     /// registration made with that number ends (DESIGN §2.4: a plain
     /// `close()` ends it, a `dup` keeps only the count).
     fn release_number(&mut self, fd: c_int) {
-        for obj in &mut self.objects {
+        for (index, obj) in self.objects.iter_mut().enumerate() {
             if let Kind::Eventfs {
                 registered, signal, ..
             } = obj
@@ -190,7 +195,33 @@ impl Table {
                 if *registered == Some(fd) {
                     *registered = None;
                     self.unreclaimed.push(*signal);
+                    self.released.push((index, fd));
                 }
+            }
+        }
+    }
+
+    /// `fd` names `object` again (through `dup2`): a registration made with
+    /// that number that ended since evfd's last call goes on, because evfd
+    /// only ever sees (at a delivery or at its next call) that the number
+    /// names its file. While the number named something else it neither
+    /// counted nor held the signal exclusive, as the model already says.
+    fn revive_number(&mut self, object: usize, fd: c_int) {
+        let Some(at) = self
+            .released
+            .iter()
+            .position(|&(o, n)| o == object && n == fd)
+        else {
+            return;
+        };
+        self.released.remove(at);
+        if let Kind::Eventfs {
+            registered, signal, ..
+        } = &mut self.objects[object]
+        {
+            *registered = Some(fd);
+            if let Some(i) = self.unreclaimed.iter().position(|s| s == signal) {
+                self.unreclaimed.remove(i);
             }
         }
     }
@@ -198,6 +229,7 @@ impl Table {
     /// Every evfd function starts by reclaiming ended registrations: call
     /// this just before calling one.
     pub fn evfd_called(&mut self) {
+        self.released.clear();
         for sig in core::mem::take(&mut self.unreclaimed) {
             let live = self.objects.iter().any(|k| {
                 matches!(k, Kind::Eventfs { signal, registered: Some(_), .. } if *signal == sig)
@@ -281,6 +313,7 @@ impl Table {
                     fd: dst,
                     object: s.object,
                 });
+                self.revive_number(s.object, dst);
             }
         }
     }
