@@ -150,6 +150,30 @@ pub fn read_fdinfo(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
     Ok(total)
 }
 
+/// The decimal value on the `key` line (`key` includes its colon) of
+/// `/proc/self/fdinfo/<fd>`, or `None` if there is no such line. Does not
+/// allocate; the errors are those of opening and reading that file.
+pub fn fdinfo_value(fd: RawFd, key: &[u8]) -> Result<Option<u64>, Errno> {
+    let mut buf = [0u8; 512];
+    let len = read_fdinfo(fd, &mut buf)?;
+    Ok(parse_fdinfo_value(&buf[..len], key))
+}
+
+/// The decimal value of the first line of `text` that starts with `key`.
+fn parse_fdinfo_value(text: &[u8], key: &[u8]) -> Option<u64> {
+    let line = text.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
+    let digits = line[key.len()..]
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace());
+    let mut value: u64 = 0;
+    let mut any = false;
+    for &b in digits.take_while(|b| b.is_ascii_digit()) {
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        any = true;
+    }
+    any.then_some(value)
+}
+
 // ---- eventfs (src/eventfs): descriptors, dispositions, and the calls its
 // signal handler makes. Those marked async-signal-safe are raw system calls:
 // no allocation, no locks, and not libc wrappers that are cancellation
@@ -513,4 +537,22 @@ pub fn same_file_as(a: RawFd, b: RawFd) -> Result<bool, Errno> {
         )
     };
     check(ret).map(|same| same == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_fdinfo_value;
+
+    #[test]
+    fn fdinfo_values_are_parsed() {
+        let text = b"pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t1057\nclockid: 7\nticks: 0\n";
+        assert_eq!(parse_fdinfo_value(text, b"clockid:"), Some(7));
+        assert_eq!(parse_fdinfo_value(text, b"flags:"), Some(2));
+        assert_eq!(parse_fdinfo_value(text, b"missing:"), None);
+        assert_eq!(parse_fdinfo_value(b"clockid: x\n", b"clockid:"), None);
+        assert_eq!(
+            parse_fdinfo_value(b"eventfd-semaphore: 1\n", b"eventfd-semaphore:"),
+            Some(1)
+        );
+    }
 }

@@ -161,40 +161,18 @@ pub fn create_or_rearm(
 /// answer for a descriptor that is not open (found by the
 /// threads_concurrent C test).
 pub fn clock_of(fd: RawFd) -> Result<c_int, Errno> {
-    let mut buf = [0u8; 512];
-    let len = sys::read_fdinfo(fd, &mut buf).map_err(|e| match e {
+    let clockid = sys::fdinfo_value(fd, b"clockid:").map_err(|e| match e {
         Errno::ENOENT => Errno::EBADF,
         other => other,
     })?;
-    fdinfo_field(&buf[..len], b"clockid:").ok_or(Errno::EINVAL)
-}
-
-/// The decimal value of the first line of `text` that starts with `key`.
-fn fdinfo_field(text: &[u8], key: &[u8]) -> Option<c_int> {
-    let line = text.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
-    let digits = line[key.len()..]
-        .iter()
-        .skip_while(|b| b.is_ascii_whitespace());
-    let mut value: c_int = 0;
-    let mut any = false;
-    for &b in digits.take_while(|b| b.is_ascii_digit()) {
-        value = value.checked_mul(10)?.checked_add(c_int::from(b - b'0'))?;
-        any = true;
-    }
-    any.then_some(value)
+    clockid
+        .and_then(|id| c_int::try_from(id).ok())
+        .ok_or(Errno::EINVAL)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fdinfo_clockid_is_parsed() {
-        let text = b"pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t1057\nclockid: 7\nticks: 0\n";
-        assert_eq!(fdinfo_field(text, b"clockid:"), Some(7));
-        assert_eq!(fdinfo_field(text, b"missing:"), None);
-        assert_eq!(fdinfo_field(b"clockid: x\n", b"clockid:"), None);
-    }
 
     #[test]
     fn when_rejects_out_of_range() {

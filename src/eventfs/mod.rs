@@ -266,11 +266,7 @@ fn still_registered(task: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
 
 /// The `eventfd-id:` of an eventfd, from /proc/self/fdinfo.
 fn eventfd_id(fd: RawFd) -> Option<u64> {
-    let mut buf = [0u8; 512];
-    let len = sys::read_fdinfo(fd, &mut buf).ok()?;
-    let text = core::str::from_utf8(&buf[..len]).ok()?;
-    let line = text.lines().find(|l| l.starts_with("eventfd-id:"))?;
-    line["eventfd-id:".len()..].trim().parse().ok()
+    sys::fdinfo_value(fd, b"eventfd-id:").ok().flatten()
 }
 
 /// The disposition evfd installs over `previous`. The mask is the previous

@@ -467,11 +467,7 @@ fn reader_for(fd: RawFd) -> Result<Reader, Errno> {
     let n = sys::fd_link(fd, &mut buf).unwrap_or(0);
     Ok(match &buf[..n] {
         b"anon_inode:[eventfd]" => {
-            let mut info = [0u8; 256];
-            let len = sys::read_fdinfo(fd, &mut info)?;
-            let text = &info[..len];
-            let needle = b"eventfd-semaphore: 1";
-            if text.windows(needle.len()).any(|w| w == needle) {
+            if sys::fdinfo_value(fd, b"eventfd-semaphore:")? == Some(1) {
                 Reader::Semaphore
             } else {
                 Reader::Counter
