@@ -114,7 +114,22 @@ int main(void) {
     int sem = eventfd(5, EFD_SEMAPHORE);
     CHECK(sem >= 0);
     CHECK_EQ(evfd_ring_add_fd(r, sem, POLLIN, 40), 0);
+    /* All five in one call: the ring reads a semaphore eventfd until it is
+     * empty (up to 64 reads per report, evfd_ring(3)), not once per
+     * readiness report as it does a plain counter. */
+    struct evfd_event five[16];
+    CHECK_EQ(evfd_ring_wait(r, five, 16, &(struct timespec){5, 0}), 5);
     for (int i = 0; i < 5; i++) {
+        CHECK_EQ(five[i].kind, EVFD_KIND_FD);
+        CHECK_EQ(five[i].udata, 40);
+        CHECK_EQ(five[i].value, 1);
+    }
+    expect_quiet(r, 100);
+    /* And more than one report's worth (64 reads): every unit still
+     * arrives as an event of value 1, the rest on the next calls. */
+    uint64_t many = 100;
+    CHECK_EQ(write(sem, &many, 8), 8);
+    for (int i = 0; i < 100; i++) {
         ev = next_event(r);
         CHECK_EQ(ev.udata, 40);
         CHECK_EQ(ev.value, 1);
