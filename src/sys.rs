@@ -2,7 +2,8 @@
 //!
 //! evfd exports `signalfd` and `timerfd` itself, so calling libc's wrappers
 //! of those names could resolve back into evfd: the fd-creating calls here go
-//! through `syscall(2)` by number. Nothing here allocates.
+//! to the kernel by number (`syscall6`: the `syscall` instruction on x86-64,
+//! `syscall(2)` elsewhere). Nothing here allocates.
 
 use crate::errno::Errno;
 use core::mem::MaybeUninit;
@@ -21,6 +22,64 @@ fn check(ret: c_long) -> Result<c_long, Errno> {
     } else {
         Ok(ret)
     }
+}
+
+/// A system call straight to the kernel, `Ok(return value)` or the error
+/// the kernel returned. On x86-64 this is the `syscall` instruction itself:
+/// no libc wrapper, so no variadic call and `errno` is never touched (the
+/// hot create and set-mask paths pay nothing over the raw call). Elsewhere
+/// it is `syscall(2)`. Async-signal-safe either way.
+///
+/// # Safety
+/// The arguments must be valid for system call `nr` (pointers valid for
+/// what the kernel reads or writes through them); unused ones are 0.
+#[inline(always)]
+unsafe fn syscall6(nr: c_long, a: [c_long; 6]) -> Result<c_long, Errno> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ret: c_long;
+        // SAFETY: the caller passes valid arguments for `nr`; the kernel
+        // clobbers only rcx and r11 (declared) and does not touch the user
+        // stack. No `nomem`: the kernel may read and write memory the
+        // arguments point to.
+        unsafe {
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") nr => ret,
+                in("rdi") a[0],
+                in("rsi") a[1],
+                in("rdx") a[2],
+                in("r10") a[3],
+                in("r8") a[4],
+                in("r9") a[5],
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        // The kernel returns -4095..=-1 for errors, anything else is a value.
+        if (-4095..0).contains(&ret) {
+            Err(Errno(-ret as c_int))
+        } else {
+            Ok(ret)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // SAFETY: as above; syscall(2) sets errno on failure.
+        check(unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) })
+    }
+}
+
+/// `syscall6` with 0 to 6 arguments of any integer or pointer type.
+macro_rules! raw_syscall {
+    ($nr:expr $(, $arg:expr)* $(,)?) => {{
+        #[allow(clippy::unnecessary_cast)]
+        let args = [$(($arg) as c_long,)*];
+        let mut all: [c_long; 6] = [0; 6];
+        all[..args.len()].copy_from_slice(&args);
+        syscall6($nr as c_long, all)
+    }};
 }
 
 fn check_fd(ret: c_long) -> Result<OwnedFd, Errno> {
@@ -47,7 +106,7 @@ pub fn signalfd4_raw(ufd: RawFd, mask: *const libc::c_void, flags: c_int) -> Res
     // SAFETY: the kernel copies KERNEL_SIGSET_SIZE bytes from `mask` and
     // reports EFAULT itself if the pointer is bad.
     let ret = unsafe {
-        libc::syscall(
+        raw_syscall!(
             libc::SYS_signalfd4,
             ufd as c_long,
             mask,
@@ -55,15 +114,14 @@ pub fn signalfd4_raw(ufd: RawFd, mask: *const libc::c_void, flags: c_int) -> Res
             flags as c_long,
         )
     };
-    check(ret).map(|fd| fd as RawFd)
+    ret.map(|fd| fd as RawFd)
 }
 
 /// `timerfd_create(clockid, flags)`.
 pub fn timerfd_create(clockid: c_int, flags: c_int) -> Result<OwnedFd, Errno> {
     // SAFETY: plain integer arguments.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_timerfd_create, clockid as c_long, flags as c_long) };
-    check_fd(ret)
+    let ret = unsafe { raw_syscall!(libc::SYS_timerfd_create, clockid as c_long, flags as c_long) };
+    check_fd(ret?)
 }
 
 /// `timerfd_settime(fd, flags, new, NULL)`.
@@ -71,7 +129,7 @@ pub fn timerfd_settime(fd: RawFd, flags: c_int, new: &libc::itimerspec) -> Resul
     // SAFETY: `new` is a valid itimerspec for the duration of the call;
     // old_value is NULL, which the kernel allows.
     let ret = unsafe {
-        libc::syscall(
+        raw_syscall!(
             libc::SYS_timerfd_settime,
             fd as c_long,
             flags as c_long,
@@ -79,7 +137,7 @@ pub fn timerfd_settime(fd: RawFd, flags: c_int, new: &libc::itimerspec) -> Resul
             core::ptr::null_mut::<libc::itimerspec>(),
         )
     };
-    check(ret).map(drop)
+    ret.map(drop)
 }
 
 /// `timerfd_gettime(fd)`: fails with `EBADF` if `fd` is not open and
@@ -87,8 +145,8 @@ pub fn timerfd_settime(fd: RawFd, flags: c_int, new: &libc::itimerspec) -> Resul
 pub fn timerfd_gettime(fd: RawFd) -> Result<libc::itimerspec, Errno> {
     let mut cur = MaybeUninit::<libc::itimerspec>::uninit();
     // SAFETY: `cur` is writable storage for one itimerspec.
-    let ret = unsafe { libc::syscall(libc::SYS_timerfd_gettime, fd as c_long, cur.as_mut_ptr()) };
-    check(ret)?;
+    let ret = unsafe { raw_syscall!(libc::SYS_timerfd_gettime, fd as c_long, cur.as_mut_ptr()) };
+    ret?;
     // SAFETY: the kernel filled it in on success.
     Ok(unsafe { cur.assume_init() })
 }
@@ -96,8 +154,8 @@ pub fn timerfd_gettime(fd: RawFd) -> Result<libc::itimerspec, Errno> {
 /// `eventfd2(count, flags)`.
 pub fn eventfd2(count: c_uint, flags: c_int) -> Result<OwnedFd, Errno> {
     // SAFETY: plain integer arguments.
-    let ret = unsafe { libc::syscall(libc::SYS_eventfd2, count as c_long, flags as c_long) };
-    check_fd(ret)
+    let ret = unsafe { raw_syscall!(libc::SYS_eventfd2, count as c_long, flags as c_long) };
+    check_fd(ret?)
 }
 
 /// `fcntl(fd, F_GETFD)`: tells whether `fd` is open.
@@ -197,7 +255,7 @@ pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
 pub fn kcmp_same_file(pid: libc::pid_t, a: RawFd, b: RawFd) -> Result<bool, Errno> {
     // SAFETY: plain integer arguments.
     let ret = unsafe {
-        libc::syscall(
+        raw_syscall!(
             libc::SYS_kcmp,
             pid as c_long,
             pid as c_long,
@@ -206,19 +264,19 @@ pub fn kcmp_same_file(pid: libc::pid_t, a: RawFd, b: RawFd) -> Result<bool, Errn
             b as c_long,
         )
     };
-    check(ret).map(|order| order == 0)
+    ret.map(|order| order == 0)
 }
 
 /// `getpid()`, straight from the kernel. Async-signal-safe.
 pub fn getpid_raw() -> libc::pid_t {
     // SAFETY: no arguments; cannot fail.
-    unsafe { libc::syscall(libc::SYS_getpid) as libc::pid_t }
+    unsafe { raw_syscall!(libc::SYS_getpid).unwrap_or(-1) as libc::pid_t }
 }
 
 /// `gettid()`. Async-signal-safe.
 pub fn gettid_raw() -> libc::pid_t {
     // SAFETY: no arguments; cannot fail.
-    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
+    unsafe { raw_syscall!(libc::SYS_gettid).unwrap_or(-1) as libc::pid_t }
 }
 
 /// `tgkill(pid, tid, sig)`; failures are ignored (the thread is this
@@ -226,13 +284,13 @@ pub fn gettid_raw() -> libc::pid_t {
 pub fn tgkill(pid: libc::pid_t, tid: libc::pid_t, sig: c_int) {
     // SAFETY: plain integer arguments.
     unsafe {
-        libc::syscall(
+        let _ = raw_syscall!(
             libc::SYS_tgkill,
             pid as c_long,
             tid as c_long,
             sig as c_long,
-        )
-    };
+        );
+    }
 }
 
 /// Adds 1 to the eventfd `fd` (an 8-byte `write`). Failure is ignored: a
@@ -241,27 +299,27 @@ pub fn eventfd_add_one(fd: RawFd) {
     let one: u64 = 1;
     // SAFETY: `one` is 8 readable bytes for the duration of the call.
     unsafe {
-        libc::syscall(
+        let _ = raw_syscall!(
             libc::SYS_write,
             fd as c_long,
             &one as *const u64,
             core::mem::size_of::<u64>() as c_long,
-        )
-    };
+        );
+    }
 }
 
 fn change_thread_mask(how: c_int, sig: c_int) {
     let set: KernelSigset = 1 << (sig - 1);
     // SAFETY: `set` is the kernel's 8-byte signal set; no old set wanted.
     unsafe {
-        libc::syscall(
+        let _ = raw_syscall!(
             libc::SYS_rt_sigprocmask,
             how as c_long,
             &set as *const KernelSigset,
             core::ptr::null_mut::<KernelSigset>(),
             KERNEL_SIGSET_SIZE as c_long,
-        )
-    };
+        );
+    }
 }
 
 /// Unblocks `sig` (1..=64) in the calling thread. Async-signal-safe.
@@ -277,7 +335,7 @@ pub fn block_signal(sig: c_int) {
 /// `sched_yield()`. Async-signal-safe.
 pub fn yield_now() {
     // SAFETY: no arguments.
-    unsafe { libc::syscall(libc::SYS_sched_yield) };
+    let _ = unsafe { raw_syscall!(libc::SYS_sched_yield) };
 }
 
 /// `sigaction(sig, new, old)` through libc, which supplies the restorer the
@@ -346,7 +404,7 @@ pub fn set_default_or_ignore_exactly(
     // SAFETY: `action` is a valid kernel sigaction for the duration of
     // the call; no old action wanted.
     let ret = unsafe {
-        libc::syscall(
+        raw_syscall!(
             libc::SYS_rt_sigaction,
             sig as c_long,
             &action as *const KernelSigaction,
@@ -354,7 +412,7 @@ pub fn set_default_or_ignore_exactly(
             KERNEL_SIGSET_SIZE as c_long,
         )
     };
-    check(ret).map(drop)
+    ret.map(drop)
 }
 
 /// Elsewhere glibc's own `sigaction` call has to do.
@@ -475,7 +533,7 @@ fn epoll_pwait2(
     let ts = timeout.map_or(core::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `out` is writable for its length; `ts` is NULL or valid.
     let ret = unsafe {
-        libc::syscall(
+        raw_syscall!(
             libc::SYS_epoll_pwait2,
             epfd as c_long,
             out.as_mut_ptr(),
@@ -485,7 +543,7 @@ fn epoll_pwait2(
             0 as c_long,
         )
     };
-    check(ret).map(|n| n as usize)
+    ret.map(|n| n as usize)
 }
 
 /// `prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_GET_SLOTS)` (Linux 6.16+).
@@ -529,14 +587,14 @@ const F_DUPFD_QUERY: c_int = 1027;
 pub fn same_file_as(a: RawFd, b: RawFd) -> Result<bool, Errno> {
     // SAFETY: F_DUPFD_QUERY takes an integer argument.
     let ret = unsafe {
-        libc::syscall(
+        raw_syscall!(
             libc::SYS_fcntl,
             a as c_long,
             F_DUPFD_QUERY as c_long,
             b as c_long,
         )
     };
-    check(ret).map(|same| same == 1)
+    ret.map(|same| same == 1)
 }
 
 #[cfg(test)]
