@@ -157,16 +157,12 @@ static void close_all(int *fds, int n) {
     free(fds);
 }
 
-static struct result stream_ring(int n, int counter, int counted) {
-    struct evfd_ring *ring = evfd_ring_new(4096, 0);
-    if (!ring)
-        die("evfd_ring_new");
-    int *fds = make_eventfds(n);
-    for (int i = 0; i < n; i++)
-        if (evfd_ring_add_fd(ring, fds[i], POLLIN, 1000 + (uint64_t)i) != 0)
-            die("evfd_ring_add_fd");
+/* The ring's side of the stream, whatever its idle registered sources
+ * are: a producer thread posts MESSAGES messages, the consumer waits for
+ * them. Only posts may arrive (the sources stay idle). */
+static struct result consume_posts(struct evfd_ring *ring, int counter, int counted) {
     static struct evfd_event ev[256];
-    struct producer_arg a = {ring, fds, n};
+    struct producer_arg a = {ring, NULL, 0};
     pthread_t t;
     double start = now();
     if (counted)
@@ -178,13 +174,54 @@ static struct result stream_ring(int n, int counter, int counted) {
         int k = evfd_ring_wait(ring, ev, 256, NULL);
         if (k < 0)
             die("evfd_ring_wait");
+        for (int i = 0; i < k; i++)
+            if (ev[i].kind != EVFD_KIND_USER)
+                die("an idle source fired in the stream");
         got += k;
     }
     double seconds = now() - start;
     struct result r = {counted ? counter_stop(counter) : 0, got, got, seconds};
     pthread_join(t, NULL);
+    return r;
+}
+
+static struct evfd_ring *new_ring(void) {
+    struct evfd_ring *ring = evfd_ring_new(4096, 0);
+    if (!ring)
+        die("evfd_ring_new");
+    return ring;
+}
+
+/* Stream with N idle registered eventfds. */
+static struct result stream_ring(int n, int counter, int counted) {
+    struct evfd_ring *ring = new_ring();
+    int *fds = make_eventfds(n);
+    for (int i = 0; i < n; i++)
+        if (evfd_ring_add_fd(ring, fds[i], POLLIN, 1000 + (uint64_t)i) != 0)
+            die("evfd_ring_add_fd");
+    struct result r = consume_posts(ring, counter, counted);
     evfd_ring_free(ring);
     close_all(fds, n);
+    return r;
+}
+
+/* The ring's stream again, but the N idle registered sources are futex
+ * waits (one 32-bit word each, never woken) instead of eventfds: they take
+ * no descriptor, so this series also runs where RLIMIT_NOFILE is too low for
+ * N eventfds (65,536 here), and shows whether the ring's cost per event
+ * stays flat as registered sources grow. No epoll counterpart exists:
+ * epoll cannot wait on a futex. */
+static struct result stream_ring_futex(int n, int counter, int counted) {
+    struct evfd_ring *ring = new_ring();
+    uint32_t *words = calloc((size_t)n, sizeof *words);
+    if (!words)
+        die("calloc");
+    for (int i = 0; i < n; i++)
+        if (evfd_ring_add_futex(ring, &words[i], 0, 1000 + (uint64_t)i) != 0)
+            die("evfd_ring_add_futex");
+    struct result r = consume_posts(ring, counter, counted);
+    evfd_ring_free(ring); /* removes the waits before the words go */
+    free(words);
     return r;
 }
 
@@ -221,48 +258,6 @@ static struct result stream_epoll(int n, int counter, int counted) {
     return r;
 }
 
-/* The ring's stream again, but the N idle registered sources are futex
- * waits (one 32-bit word each, never woken) instead of eventfds: they take
- * no descriptor, so this series also runs where RLIMIT_NOFILE is too low for
- * N eventfds (65,536 here), and shows whether the ring's cost per event
- * stays flat as registered sources grow. No epoll counterpart exists:
- * epoll cannot wait on a futex. */
-static struct result stream_ring_futex(int n, int counter, int counted) {
-    struct evfd_ring *ring = evfd_ring_new(4096, 0);
-    if (!ring)
-        die("evfd_ring_new");
-    uint32_t *words = calloc((size_t)n, sizeof *words);
-    if (!words)
-        die("calloc");
-    for (int i = 0; i < n; i++)
-        if (evfd_ring_add_futex(ring, &words[i], 0, 1000 + (uint64_t)i) != 0)
-            die("evfd_ring_add_futex");
-    static struct evfd_event ev[256];
-    struct producer_arg a = {ring, NULL, n};
-    pthread_t t;
-    double start = now();
-    if (counted)
-        counter_start(counter);
-    if (pthread_create(&t, NULL, post_producer, &a) != 0)
-        die("pthread_create");
-    long got = 0;
-    while (got < MESSAGES) {
-        int k = evfd_ring_wait(ring, ev, 256, NULL);
-        if (k < 0)
-            die("evfd_ring_wait");
-        for (int i = 0; i < k; i++)
-            if (ev[i].kind != EVFD_KIND_USER)
-                die("a futex source fired in the futex-sources stream");
-        got += k;
-    }
-    double seconds = now() - start;
-    struct result r = {counted ? counter_stop(counter) : 0, got, got, seconds};
-    pthread_join(t, NULL);
-    evfd_ring_free(ring); /* removes the waits before the words go */
-    free(words);
-    return r;
-}
-
 /* A counted pass for the system calls, then a timed pass. */
 static struct result stream(struct result (*run)(int, int, int), int n, int counter) {
     struct result c = run(n, counter, 1);
@@ -281,34 +276,28 @@ static void make_ready(int *fds, int n) {
             die("write eventfd");
 }
 
-static struct result burst_ring(int n, int counter) {
-    struct evfd_ring *ring = evfd_ring_new(4096, 0);
-    if (!ring)
-        die("evfd_ring_new");
-    int *fds = make_eventfds(n);
-    for (int i = 0; i < n; i++)
-        if (evfd_ring_add_fd(ring, fds[i], POLLIN, (uint64_t)i) != 0)
-            die("evfd_ring_add_fd");
-    static struct evfd_event ev[256];
-    /* Twice the rounds: every other one is counted, not timed. */
+/* One consumer's way of taking the n events of a burst. */
+struct burst_consumer {
+    long (*take)(void *ctx, int *fds, int n); /* returns the events taken */
+    void *ctx;
+};
+
+/* The rounds of a burst, the same for both methods: make all n eventfds
+ * ready, then let the consumer take n events. Twice the rounds: every
+ * other one is counted, not timed. Timed from the writes on: the ring's
+ * kernel-side reads run (as task work of this thread) while the writes
+ * happen. Counted from after them: the writes are the producer's system
+ * calls. */
+static struct result burst_rounds(struct burst_consumer c, int *fds, int n, int counter) {
     long rounds = 2 * (BURST_EVENTS / n > 0 ? BURST_EVENTS / n : 1);
     struct result r = {0, 0, 0, 0};
     for (long round = 0; round < rounds; round++) {
-        /* Timed from the writes on: the ring's kernel-side reads run (as
-         * task work of this thread) while the writes happen. Counted from
-         * after them: the writes are the producer's system calls. */
         int counted = round % 2 == 0;
         double start = now();
         make_ready(fds, n);
         if (counted)
             counter_start(counter);
-        long got = 0;
-        while (got < n) {
-            int k = evfd_ring_wait(ring, ev, 256, NULL);
-            if (k < 0)
-                die("evfd_ring_wait");
-            got += k;
-        }
+        long got = c.take(c.ctx, fds, n);
         double seconds = now() - start;
         if (counted) {
             r.syscalls += counter_stop(counter);
@@ -318,6 +307,44 @@ static struct result burst_ring(int n, int counter) {
             r.events += got;
         }
     }
+    return r;
+}
+
+static long take_ring(void *ctx, int *fds, int n) {
+    (void)fds;
+    static struct evfd_event ev[256];
+    long got = 0;
+    while (got < n) {
+        int k = evfd_ring_wait(ctx, ev, 256, NULL);
+        if (k < 0)
+            die("evfd_ring_wait");
+        got += k;
+    }
+    return got;
+}
+
+static long take_epoll(void *ctx, int *fds, int n) {
+    static struct epoll_event evs[256];
+    int ep = *(int *)ctx;
+    long got = 0;
+    while (got < n) {
+        int k = epoll_wait(ep, evs, 256, -1);
+        for (int i = 0; i < k; i++) {
+            uint64_t v;
+            if (read(fds[evs[i].data.u32], &v, 8) == 8)
+                got++;
+        }
+    }
+    return got;
+}
+
+static struct result burst_ring(int n, int counter) {
+    struct evfd_ring *ring = new_ring();
+    int *fds = make_eventfds(n);
+    for (int i = 0; i < n; i++)
+        if (evfd_ring_add_fd(ring, fds[i], POLLIN, (uint64_t)i) != 0)
+            die("evfd_ring_add_fd");
+    struct result r = burst_rounds((struct burst_consumer){take_ring, ring}, fds, n, counter);
     evfd_ring_free(ring);
     close_all(fds, n);
     return r;
@@ -331,37 +358,7 @@ static struct result burst_epoll(int n, int counter) {
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) != 0)
             die("epoll_ctl");
     }
-    static struct epoll_event evs[256];
-    /* Twice the rounds: every other one is counted, not timed. */
-    long rounds = 2 * (BURST_EVENTS / n > 0 ? BURST_EVENTS / n : 1);
-    struct result r = {0, 0, 0, 0};
-    for (long round = 0; round < rounds; round++) {
-        /* Timed from the writes on: the ring's kernel-side reads run (as
-         * task work of this thread) while the writes happen. Counted from
-         * after them: the writes are the producer's system calls. */
-        int counted = round % 2 == 0;
-        double start = now();
-        make_ready(fds, n);
-        if (counted)
-            counter_start(counter);
-        long got = 0;
-        while (got < n) {
-            int k = epoll_wait(ep, evs, 256, -1);
-            for (int i = 0; i < k; i++) {
-                uint64_t v;
-                if (read(fds[evs[i].data.u32], &v, 8) == 8)
-                    got++;
-            }
-        }
-        double seconds = now() - start;
-        if (counted) {
-            r.syscalls += counter_stop(counter);
-            r.counted_events += got;
-        } else {
-            r.seconds += seconds;
-            r.events += got;
-        }
-    }
+    struct result r = burst_rounds((struct burst_consumer){take_epoll, &ep}, fds, n, counter);
     close(ep);
     close_all(fds, n);
     return r;
