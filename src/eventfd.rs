@@ -8,5 +8,5 @@ use std::os::fd::{IntoRawFd, RawFd};
 /// A new eventfd whose counter starts at `count` (blocking, no
 /// close-on-exec). Errors: `EMFILE`, `ENFILE`, `ENODEV`, `ENOMEM`.
 pub fn create(count: c_uint) -> Result<RawFd, Errno> {
-    Ok(sys::eventfd2(count, 0)?.into_raw_fd())
+    Ok(sys::kernel_objects::eventfd2(count, 0)?.into_raw_fd())
 }

@@ -9,7 +9,10 @@
 //! `sigset_t`, while signalfd4 insists on exactly the kernel's 8 bytes.
 
 use crate::errno::Errno;
-use crate::sys::{self, KernelSigset, KERNEL_SIGSET_SIZE};
+use crate::sys::{
+    self,
+    kernel_objects::{KernelSigset, KERNEL_SIGSET_SIZE},
+};
 use libc::c_int;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
@@ -40,7 +43,7 @@ pub fn kernel_sigset(first_bytes: [u8; KERNEL_SIGSET_SIZE]) -> KernelSigset {
 /// a signalfd, `EMFILE`/`ENFILE`/`ENOMEM` from the kernel on creation. On
 /// error the existing descriptor keeps its old mask.
 pub fn create_or_replace(ufd: RawFd, mask: KernelSigset) -> Result<RawFd, Errno> {
-    sys::signalfd4(ufd, &mask, 0)
+    sys::kernel_objects::signalfd4(ufd, &mask, 0)
 }
 
 // ---------------------------------------------------------------------------
@@ -106,7 +109,7 @@ pub fn create_or_replace_with_flags(
     mask: *const libc::c_void,
     flags: c_int,
 ) -> Result<RawFd, Errno> {
-    sys::signalfd4_raw(ufd, mask, flags)
+    sys::kernel_objects::signalfd4_raw(ufd, mask, flags)
 }
 
 /// The error for a `third` that is neither a masksize nor glibc flags: the
@@ -115,7 +118,7 @@ pub fn create_or_replace_with_flags(
 /// readable and `EINVAL` otherwise; evfd asks the kernel with flags it
 /// always refuses, so nothing is ever created or changed.
 pub fn refusal(ufd: RawFd, mask: *const libc::c_void) -> Errno {
-    match sys::signalfd4_raw(ufd, mask, !GLIBC_FLAGS) {
+    match sys::kernel_objects::signalfd4_raw(ufd, mask, !GLIBC_FLAGS) {
         Err(e) => e,
         Ok(fd) => {
             // No kernel accepts unknown signalfd4 flags; if one ever did,

@@ -137,19 +137,23 @@ pub fn create_or_rearm(
 ) -> Result<RawFd, Errno> {
     let (flags, spec) = itimerspec(kind, when);
     if ufd == -1 {
-        let timer = sys::timerfd_create(clock.id(), 0)?;
+        let timer = sys::kernel_objects::timerfd_create(clock.id(), 0)?;
         // Dropping `timer` on failure closes it: nothing leaks.
-        sys::timerfd_settime(std::os::fd::AsRawFd::as_raw_fd(&timer), flags, &spec)?;
+        sys::kernel_objects::timerfd_settime(
+            std::os::fd::AsRawFd::as_raw_fd(&timer),
+            flags,
+            &spec,
+        )?;
         return Ok(timer.into_raw_fd());
     }
     if ufd < 0 {
         return Err(Errno::EBADF);
     }
-    sys::timerfd_gettime(ufd)?;
+    sys::kernel_objects::timerfd_gettime(ufd)?;
     if clock_of(ufd)? != clock.id() {
         return Err(Errno::EINVAL);
     }
-    sys::timerfd_settime(ufd, flags, &spec)?;
+    sys::kernel_objects::timerfd_settime(ufd, flags, &spec)?;
     Ok(ufd)
 }
 
@@ -161,7 +165,7 @@ pub fn create_or_rearm(
 /// answer for a descriptor that is not open (found by the
 /// threads_concurrent C test).
 pub fn clock_of(fd: RawFd) -> Result<c_int, Errno> {
-    let clockid = sys::fdinfo_value(fd, b"clockid:").map_err(|e| match e {
+    let clockid = sys::fd_info::fdinfo_value(fd, b"clockid:").map_err(|e| match e {
         Errno::ENOENT => Errno::EBADF,
         other => other,
     })?;

@@ -92,7 +92,7 @@ impl Slot {
         while self.busy.load(SEQ) != 0 {
             // A handler is inside this slot on another thread; it never
             // blocks there, so this is short.
-            sys::yield_now();
+            sys::signal_safe::yield_now();
         }
         self.user.store(-1, SEQ);
         self.exclusive.store(false, SEQ);
@@ -156,7 +156,7 @@ impl SignalState {
     /// disposition read next is not that transient one. Normal context.
     pub fn wait_reraising(&self) {
         while self.reraising.load(SEQ) != 0 {
-            sys::yield_now();
+            sys::signal_safe::yield_now();
         }
     }
 }
@@ -229,10 +229,10 @@ fn count_delivery(state: &SignalState) -> bool {
         if internal >= 0 {
             let user = slot.user.load(SEQ);
             if method == COMPARE_KCMP && task == 0 {
-                task = sys::gettid_raw();
+                task = sys::signal_safe::gettid_raw();
             }
             if refers_to_same_file(method, task, user, internal) {
-                sys::eventfd_add_one(internal);
+                sys::signal_safe::eventfd_add_one(internal);
                 if slot.exclusive.load(SEQ) {
                     exclusive = true;
                 }
@@ -250,8 +250,8 @@ fn count_delivery(state: &SignalState) -> bool {
 /// or keeps the registration.
 fn refers_to_same_file(method: u8, task: libc::pid_t, user: c_int, internal: c_int) -> bool {
     let same = match method {
-        COMPARE_DUPFD_QUERY => sys::same_file_as(user, internal),
-        COMPARE_KCMP => sys::kcmp_same_file(task, user, internal),
+        COMPARE_DUPFD_QUERY => sys::signal_safe::same_file_as(user, internal),
+        COMPARE_KCMP => sys::signal_safe::kcmp_same_file(task, user, internal),
         _ => return true,
     };
     !matches!(same, Ok(false) | Err(Errno::EBADF))
@@ -310,8 +310,8 @@ fn default_action(sig: c_int, state: &SignalState) {
 }
 
 fn reraise(sig: c_int, state: &SignalState) {
-    let pid = sys::getpid_raw();
-    let tid = sys::gettid_raw();
+    let pid = sys::signal_safe::getpid_raw();
+    let tid = sys::signal_safe::gettid_raw();
     state.reraising.fetch_add(1, SEQ);
     if state.installed.load(SEQ) {
         // SAFETY: a zeroed sigaction is a valid SIG_DFL with an empty mask.
@@ -319,13 +319,13 @@ fn reraise(sig: c_int, state: &SignalState) {
         dfl.sa_sigaction = libc::SIG_DFL;
         // SAFETY: as above; filled in by the call.
         let mut ours: libc::sigaction = unsafe { core::mem::zeroed() };
-        if sys::sigaction(sig, Some(&dfl), Some(&mut ours)).is_ok() {
+        if sys::signal_safe::sigaction(sig, Some(&dfl), Some(&mut ours)).is_ok() {
             // Delivered as soon as tgkill returns: the process terminates,
             // or stops and later continues here.
-            sys::unblock_signal(sig);
-            sys::tgkill(pid, tid, sig);
+            sys::signal_safe::unblock_signal(sig);
+            sys::signal_safe::tgkill(pid, tid, sig);
             if state.installed.load(SEQ) {
-                let _ = sys::sigaction(sig, Some(&ours), None);
+                let _ = sys::signal_safe::sigaction(sig, Some(&ours), None);
             }
         }
     } else {
@@ -333,8 +333,8 @@ fn reraise(sig: c_int, state: &SignalState) {
         // until this handler returns (even under SA_NODEFER), the signal
         // stays pending and is delivered again under whatever disposition
         // is then in force.
-        sys::block_signal(sig);
-        sys::tgkill(pid, tid, sig);
+        sys::signal_safe::block_signal(sig);
+        sys::signal_safe::tgkill(pid, tid, sig);
     }
     state.reraising.fetch_sub(1, SEQ);
 }

@@ -159,8 +159,8 @@ pub fn register(signal: c_int, exclusive: bool) -> Result<RawFd, Errno> {
         .iter()
         .find(|slot| !slot.in_use())
         .ok_or(Errno::EMFILE)?;
-    let user = sys::eventfd2(0, libc::EFD_CLOEXEC)?;
-    let internal = sys::dup_cloexec(user.as_raw_fd())?;
+    let user = sys::kernel_objects::eventfd2(0, libc::EFD_CLOEXEC)?;
+    let internal = sys::fd_info::dup_cloexec(user.as_raw_fd())?;
     probe_compare(user.as_raw_fd(), internal.as_raw_fd());
     slot.publish(user.as_raw_fd(), internal.as_raw_fd(), exclusive);
     if let Err(e) = ensure_installed(&mut guard, signal, state) {
@@ -191,7 +191,7 @@ fn reclaim_locked(guard: &mut Guard) {
     }
     // kcmp only: this thread's fd table (the main thread may be gone).
     let task = if COMPARE.load(Ordering::SeqCst) == COMPARE_KCMP {
-        sys::gettid_raw()
+        sys::signal_safe::gettid_raw()
     } else {
         0
     };
@@ -206,7 +206,7 @@ fn reclaim_locked(guard: &mut Guard) {
             let internal = slot.retire();
             // The caller may have closed evfd's duplicate too (closefrom):
             // then the number is not ours to close any more.
-            if sys::fd_flags(internal).is_ok() {
+            if sys::fd_info::fd_flags(internal).is_ok() {
                 // SAFETY: evfd's own duplicate, retired from the table, so
                 // no handler can write to it; closed exactly once.
                 drop(unsafe { OwnedFd::from_raw_fd(internal) });
@@ -225,10 +225,10 @@ fn probe_compare(user: RawFd, internal: RawFd) {
     if COMPARE.load(Ordering::SeqCst) != COMPARE_UNKNOWN {
         return;
     }
-    let method = if matches!(sys::same_file_as(user, internal), Ok(true)) {
+    let method = if matches!(sys::signal_safe::same_file_as(user, internal), Ok(true)) {
         COMPARE_DUPFD_QUERY
     } else if matches!(
-        sys::kcmp_same_file(sys::gettid_raw(), user, internal),
+        sys::signal_safe::kcmp_same_file(sys::signal_safe::gettid_raw(), user, internal),
         Ok(true)
     ) {
         COMPARE_KCMP
@@ -242,8 +242,8 @@ fn probe_compare(user: RawFd, internal: RawFd) {
 /// description of evfd's `internal`.
 fn still_registered(task: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
     let same = match COMPARE.load(Ordering::SeqCst) {
-        COMPARE_DUPFD_QUERY => Some(sys::same_file_as(user, internal)),
-        COMPARE_KCMP => Some(sys::kcmp_same_file(task, user, internal)),
+        COMPARE_DUPFD_QUERY => Some(sys::signal_safe::same_file_as(user, internal)),
+        COMPARE_KCMP => Some(sys::signal_safe::kcmp_same_file(task, user, internal)),
         _ => None,
     };
     match same {
@@ -254,7 +254,7 @@ fn still_registered(task: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
         Some(Err(_)) | None => {}
     }
     // Neither: each eventfd has a unique id in /proc/self/fdinfo.
-    if sys::fd_flags(user).is_err() {
+    if sys::fd_info::fd_flags(user).is_err() {
         return false;
     }
     match (eventfd_id(user), eventfd_id(internal)) {
@@ -266,7 +266,9 @@ fn still_registered(task: libc::pid_t, user: RawFd, internal: RawFd) -> bool {
 
 /// The `eventfd-id:` of an eventfd, from /proc/self/fdinfo.
 fn eventfd_id(fd: RawFd) -> Option<u64> {
-    sys::fdinfo_value(fd, b"eventfd-id:").ok().flatten()
+    sys::fd_info::fdinfo_value(fd, b"eventfd-id:")
+        .ok()
+        .flatten()
 }
 
 /// The disposition evfd installs over `previous`. The mask is the previous
@@ -309,7 +311,7 @@ fn ensure_installed(guard: &mut Guard, signal: c_int, state: &SignalState) -> Re
     state.wait_reraising();
     // SAFETY: all-zero is a valid sigaction for the kernel to fill in.
     let mut current: libc::sigaction = unsafe { core::mem::zeroed() };
-    sys::sigaction(signal, None, Some(&mut current))?;
+    sys::signal_safe::sigaction(signal, None, Some(&mut current))?;
     if is_evfd_handler(&current) {
         // Ours already (or put back by the program): keep the previous one
         // evfd recorded.
@@ -319,7 +321,7 @@ fn ensure_installed(guard: &mut Guard, signal: c_int, state: &SignalState) -> Re
     let ours = evfd_action(signal, &current);
     state.set_previous(current.sa_sigaction, current.sa_flags);
     guard.registry().previous[signal as usize] = current;
-    sys::sigaction(signal, Some(&ours), None)?;
+    sys::signal_safe::sigaction(signal, Some(&ours), None)?;
     state.mark_installed();
     Ok(())
 }
@@ -333,19 +335,21 @@ fn uninstall(guard: &mut Guard, signal: c_int, state: &SignalState) {
     let mut only: libc::sigset_t = unsafe { core::mem::zeroed() };
     // SAFETY: `only` is a valid set and `signal` is in range.
     unsafe { libc::sigaddset(&mut only, signal) };
-    let old_mask = sys::thread_sigmask(libc::SIG_BLOCK, &only).ok();
+    let old_mask = sys::signals::thread_sigmask(libc::SIG_BLOCK, &only).ok();
     state.mark_uninstalling();
     // SAFETY: all-zero is a valid sigaction for the kernel to fill in.
     let mut current: libc::sigaction = unsafe { core::mem::zeroed() };
-    if sys::sigaction(signal, None, Some(&mut current)).is_ok() && is_evfd_handler(&current) {
+    if sys::signal_safe::sigaction(signal, None, Some(&mut current)).is_ok()
+        && is_evfd_handler(&current)
+    {
         let mut previous = guard.registry().previous[signal as usize];
         previous.sa_sigaction = state.previous_handler();
-        if sys::sigaction(signal, Some(&previous), None).is_ok() {
+        if sys::signal_safe::sigaction(signal, Some(&previous), None).is_ok() {
             restore_without_restorer(signal, &previous);
         }
     }
     if let Some(mask) = old_mask {
-        let _ = sys::thread_sigmask(libc::SIG_SETMASK, &mask);
+        let _ = sys::signals::thread_sigmask(libc::SIG_SETMASK, &mask);
     }
 }
 
@@ -356,7 +360,7 @@ fn uninstall(guard: &mut Guard, signal: c_int, state: &SignalState) {
 fn restore_without_restorer(signal: c_int, previous: &libc::sigaction) {
     let plain = previous.sa_sigaction == libc::SIG_DFL || previous.sa_sigaction == libc::SIG_IGN;
     if plain && previous.sa_flags & SA_RESTORER == 0 {
-        let _ = sys::set_default_or_ignore_exactly(
+        let _ = sys::signals::set_default_or_ignore_exactly(
             signal,
             previous.sa_sigaction,
             previous.sa_flags,

@@ -3,7 +3,7 @@
 
 use super::{int_result, read_bytes, read_timespec};
 use crate::errno::Errno;
-use crate::sys::KERNEL_SIGSET_SIZE;
+use crate::sys::kernel_objects::KERNEL_SIGSET_SIZE;
 use crate::timerfd::{Clock, TimerType, When};
 use crate::{eventfd, signalfd, timerfd};
 use libc::{c_int, c_uint, size_t};

@@ -19,7 +19,7 @@ pub(crate) struct Epoll {
 impl Epoll {
     pub fn new(entries: u32) -> Result<Epoll, Errno> {
         Ok(Epoll {
-            epfd: sys::epoll_create()?,
+            epfd: sys::epoll::epoll_create()?,
             buf: vec![libc::epoll_event { events: 0, u64: 0 }; entries.clamp(16, 4096) as usize],
             ready: 0,
         })
@@ -30,7 +30,7 @@ impl Epoll {
     }
 
     fn add(&self, fd: RawFd, events: u32, token: u64) -> Result<(), Errno> {
-        sys::epoll_ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, events, token)
+        sys::epoll::epoll_ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, events, token)
     }
 
     pub fn arm(
@@ -47,7 +47,10 @@ impl Epoll {
             // poll(2) and epoll share the bit values on Linux.
             SourceKind::Fd { fd, events, .. } => self.add(fd, events, token),
             SourceKind::Timer { clock, kind, when } => {
-                let tfd = sys::timerfd_create(clock, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)?;
+                let tfd = sys::kernel_objects::timerfd_create(
+                    clock,
+                    libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+                )?;
                 let zero = libc::timespec {
                     tv_sec: 0,
                     tv_nsec: 0,
@@ -61,7 +64,7 @@ impl Epoll {
                 } else {
                     0
                 };
-                sys::timerfd_settime(tfd.as_raw_fd(), flags, &spec)?;
+                sys::kernel_objects::timerfd_settime(tfd.as_raw_fd(), flags, &spec)?;
                 self.add(tfd.as_raw_fd(), pollin, token)?;
                 source.timer_fd = Some(tfd);
                 Ok(())
@@ -84,7 +87,7 @@ impl Epoll {
         // The caller may have closed the fd already (then the kernel removed
         // it from the set, or the number now names another file that is not
         // in the set): either way there is nothing left to undo.
-        let _ = sys::epoll_ctl(self.fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
+        let _ = sys::epoll::epoll_ctl(self.fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
     }
 
     /// Moves up to `max` readiness reports into `out` without blocking.
@@ -96,7 +99,7 @@ impl Epoll {
             };
             let cap = max.min(self.buf.len());
             self.ready = loop {
-                match sys::epoll_wait(self.fd(), &mut self.buf[..cap], Some(&zero)) {
+                match sys::epoll::epoll_wait(self.fd(), &mut self.buf[..cap], Some(&zero)) {
                     Err(Errno::EINTR) => continue,
                     other => break other?,
                 }
@@ -116,7 +119,7 @@ impl Epoll {
 
     /// Sleeps until a source is ready or the timeout; `EINTR` on a signal.
     pub fn wait(&mut self, timeout: Option<&libc::timespec>) -> Result<(), Errno> {
-        let n = sys::epoll_wait(self.fd(), &mut self.buf, timeout)?;
+        let n = sys::epoll::epoll_wait(self.fd(), &mut self.buf, timeout)?;
         self.ready = n;
         Ok(())
     }

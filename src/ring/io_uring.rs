@@ -190,10 +190,10 @@ pub(crate) fn means_unavailable(e: Errno) -> bool {
 /// without the prctl (EINVAL) have only the global hash: nothing to do. A
 /// process that already has a private hash keeps it.
 fn avoid_futex_hash_trap() {
-    if sys::futex_hash_slots() == Ok(0) {
+    if sys::futex::futex_hash_slots() == Ok(0) {
         // Best effort: if the kernel refuses, futex waits behave as the
         // kernel makes them behave; every other source is unaffected.
-        let _ = sys::set_futex_hash_slots(0);
+        let _ = sys::futex::set_futex_hash_slots(0);
     }
 }
 

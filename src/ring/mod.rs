@@ -353,7 +353,7 @@ impl Ring {
             entries.min(32768)
         };
         let generation = fork_generation();
-        let notify = sys::eventfd2(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)?;
+        let notify = sys::kernel_objects::eventfd2(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)?;
         let backend = match backend_choice()? {
             Some(BackendKind::IoUring) => Backend::IoUring(io_uring::Uring::new(entries)?),
             Some(BackendKind::Epoll) => Backend::Epoll(epoll::Epoll::new(entries)?),
@@ -426,7 +426,7 @@ impl Ring {
     pub fn post(&self, udata: u64, value: u64) -> Result<(), Errno> {
         self.check_fork()?;
         if self.posts.push(udata, value) {
-            sys::write_u64(self.notify_fd, 1)?;
+            sys::io::write_u64(self.notify_fd, 1)?;
         }
         Ok(())
     }
@@ -464,10 +464,10 @@ fn valid_timespec(t: &libc::timespec) -> bool {
 /// The `Reader` for `fd`, from the kind of object it is.
 fn reader_for(fd: RawFd) -> Result<Reader, Errno> {
     let mut buf = [0u8; 64];
-    let n = sys::fd_link(fd, &mut buf).unwrap_or(0);
+    let n = sys::fd_info::fd_link(fd, &mut buf).unwrap_or(0);
     Ok(match &buf[..n] {
         b"anon_inode:[eventfd]" => {
-            if sys::fdinfo_value(fd, b"eventfd-semaphore:")? == Some(1) {
+            if sys::fd_info::fdinfo_value(fd, b"eventfd-semaphore:")? == Some(1) {
                 Reader::Semaphore
             } else {
                 Reader::Counter
@@ -493,13 +493,13 @@ impl ConsumerRef<'_> {
         if fd < 0 {
             return Err(Errno::EBADF);
         }
-        sys::fd_flags(fd)?;
+        sys::fd_info::fd_flags(fd)?;
         if events == 0 || events & !POLL_BITS != 0 {
             return Err(Errno::EINVAL);
         }
         // epoll refuses regular files and directories (always "ready");
         // both backends do, so they behave alike.
-        let mode = sys::fd_mode(fd)?;
+        let mode = sys::fd_info::fd_mode(fd)?;
         if matches!(mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
             return Err(Errno(libc::EPERM));
         }
@@ -527,7 +527,11 @@ impl ConsumerRef<'_> {
         let c = &mut *self.c;
         let new_mask = c.sigmask | 1u64 << (signo - 1);
         if c.signalfd.is_none() {
-            let fd = sys::signalfd4(-1, &new_mask, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)?;
+            let fd = sys::kernel_objects::signalfd4(
+                -1,
+                &new_mask,
+                libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+            )?;
             // SAFETY: the kernel just created this descriptor for us.
             let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
             c.signalfd = Some(fd);
@@ -548,7 +552,7 @@ impl ConsumerRef<'_> {
             }
         } else if new_mask != c.sigmask {
             let fd = c.signalfd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
-            sys::signalfd4(fd, &new_mask, 0)?;
+            sys::kernel_objects::signalfd4(fd, &new_mask, 0)?;
             c.sigmask = new_mask;
         }
         c.sources.insert(
@@ -797,7 +801,7 @@ impl Consumer {
         if let Some(fd) = &self.signalfd {
             // Narrowing a mask cannot fail for a valid signalfd; a failure
             // would only leave extra signals read and dropped below.
-            let _ = sys::signalfd4(fd.as_raw_fd(), &mask, 0);
+            let _ = sys::kernel_objects::signalfd4(fd.as_raw_fd(), &mask, 0);
         }
         self.sigmask = mask;
     }
@@ -856,7 +860,7 @@ impl Consumer {
                     // Level-triggered there: reset, then take what the
                     // producers queued (a push after the reset writes again).
                     let mut buf = [0u8; 8];
-                    let _ = sys::read_nowait(self.notify.as_raw_fd(), &mut buf);
+                    let _ = sys::io::read_nowait(self.notify.as_raw_fd(), &mut buf);
                 }
                 posts.drain_into(&mut self.pending);
             }
@@ -941,7 +945,7 @@ impl Consumer {
                     Backend::Epoll(_) => {
                         let fd = source.timer_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
                         let mut buf = [0u8; 8];
-                        match sys::read_nowait(fd, &mut buf) {
+                        match sys::io::read_nowait(fd, &mut buf) {
                             Ok(8) => Some(u64::from_ne_bytes(buf)),
                             _ => None,
                         }
@@ -1027,7 +1031,7 @@ impl Consumer {
         let counter = reader != Reader::Signalfd;
         for _ in 0..READS_PER_REPORT {
             let want = if counter { 8 } else { 128 };
-            match sys::read_nowait(fd, &mut buf[..want]) {
+            match sys::io::read_nowait(fd, &mut buf[..want]) {
                 Ok(8) if counter => {
                     self.pending.push_back(Event {
                         udata,
@@ -1108,7 +1112,7 @@ impl Consumer {
     fn keep_fd_readable(&mut self, posts: &PostQueue) -> Result<(), Errno> {
         let leftover = !self.pending.is_empty() || !self.reread.is_empty() || !posts.is_empty();
         if self.fd_exported && leftover && !self.kicked {
-            sys::write_u64(self.notify.as_raw_fd(), 1)?;
+            sys::io::write_u64(self.notify.as_raw_fd(), 1)?;
             self.kicked = true;
         }
         Ok(())

@@ -1,0 +1,1 @@
+//! Reading the clocks timers run on (through the vDSO: no system call).
