@@ -18,6 +18,7 @@ pub mod ffi;
 pub mod ring;
 pub mod signalfd;
 pub mod sys;
+pub mod timer_spec;
 pub mod timerfd;
 
 pub use errno::Errno;

@@ -1,10 +1,9 @@
 //! The three 2007 descriptor calls: `evfd_signalfd`, `evfd_timerfd`,
 //! `evfd_eventfd`.
 
-use super::{int_result, read_bytes, read_timespec};
+use super::{int_result, read_bytes, timer_args};
 use crate::errno::Errno;
 use crate::sys::kernel_objects::KERNEL_SIGSET_SIZE;
-use crate::timerfd::{Clock, TimerType, When};
 use crate::{eventfd, signalfd, timerfd};
 use libc::{c_int, c_uint, size_t};
 
@@ -114,11 +113,8 @@ pub(crate) unsafe fn proposed_timerfd(
     timertype: c_int,
     when: *const libc::timespec,
 ) -> Result<c_int, Errno> {
-    let kind = TimerType::from_raw(timertype)?;
-    let clock = Clock::from_id(clockid)?;
     // SAFETY: the caller promises a non-NULL `when` is readable.
-    let when = unsafe { read_timespec(when) }?;
-    let when = When::new(when.tv_sec, when.tv_nsec)?;
+    let (kind, clock, when) = unsafe { timer_args(timertype, clockid, when) }?;
     timerfd::create_or_rearm(ufd, clock, kind, when)
 }
 

@@ -9,6 +9,7 @@
 //! - Panics abort (the crate refuses to build otherwise); none cross into C.
 
 use crate::errno::{self, Errno};
+use crate::timer_spec::{Clock, TimerType, When};
 use libc::c_int;
 
 pub mod eventfs;
@@ -78,4 +79,31 @@ pub(crate) unsafe fn read_timespec(ptr: *const libc::timespec) -> Result<libc::t
     // SAFETY: non-NULL and readable by the caller's contract; C gives no
     // alignment promise we need to rely on, so read unaligned.
     Ok(unsafe { core::ptr::read_unaligned(ptr) })
+}
+
+/// The timer arguments of `evfd_timerfd` and `evfd_ring_add_timer`,
+/// checked once, in the order both document: `timertype`, then `clockid`,
+/// then `when` (`EFAULT` for NULL, then its range).
+///
+/// # Safety
+/// A non-NULL `when` must point to a readable `struct timespec`.
+pub(crate) unsafe fn timer_args(
+    timertype: c_int,
+    clockid: c_int,
+    when: *const libc::timespec,
+) -> Result<(TimerType, Clock, When), Errno> {
+    let kind = TimerType::from_raw(timertype)?;
+    let clock = Clock::from_id(clockid)?;
+    // SAFETY: by the caller's contract.
+    Ok((kind, clock, unsafe { when_arg(when) }?))
+}
+
+/// A `when` argument: `EFAULT` for NULL, then its range (`EINVAL`).
+///
+/// # Safety
+/// A non-NULL `when` must point to a readable `struct timespec`.
+pub(crate) unsafe fn when_arg(when: *const libc::timespec) -> Result<When, Errno> {
+    // SAFETY: by the caller's contract.
+    let when = unsafe { read_timespec(when) }?;
+    When::new(when.tv_sec, when.tv_nsec)
 }
