@@ -2,7 +2,8 @@
  * wakes the word, error EAGAIN when the word does not hold `expected`,
  * one-shot (re-add to wait again), removable, and its argument errors. The
  * kernel is the reference: a plain FUTEX_WAIT with the same word and value
- * also says EAGAIN. On the epoll backend every add is ENOSYS (documented). */
+ * also says EAGAIN. Both backends: io_uring's FUTEX_WAIT, and on epoll the
+ * ring's helper threads in futex_waitv. */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
@@ -35,13 +36,6 @@ int main(void) {
     CHECK_ERR(evfd_ring_add_futex(NULL, &word, 0, 1), EFAULT);
     CHECK_ERR(evfd_ring_add_futex(r, NULL, 0, 1), EFAULT);
     CHECK_ERR(evfd_ring_add_futex(r, (const uint32_t *)((char *)misaligned + 1), 0, 1), EINVAL);
-    if (is_epoll(r)) {
-        CHECK_ERR(evfd_ring_add_futex(r, &word, 0, 1), ENOSYS);
-        CHECK_ERR(evfd_ring_remove(r, 1), ENOENT);
-        evfd_ring_free(r);
-        CHECK_NO_LEAK(before);
-        return 0;
-    }
 
     /* Woken by another thread (the thread exists before the wait here; the
      * single-threaded case is ring_futex_trap). */
@@ -49,7 +43,7 @@ int main(void) {
      * armed misses the io_uring waiter in about one run of four (never seen
      * in plain, ASan or TSan runs): valgrind-only, see c-tests/valgrind.supp.
      * That part is skipped there; the rest runs. */
-    if (under_valgrind()) {
+    if (under_valgrind() && !is_epoll(r)) {
         fprintf(stderr, "note: cross-thread wake skipped (io_uring under valgrind)\n");
         goto same_thread;
     }
@@ -93,12 +87,19 @@ same_thread:;
     /* Two waits on one word, one wake each. */
     CHECK_EQ(evfd_ring_add_futex(r, &word, 0, 14), 0);
     CHECK_EQ(evfd_ring_add_futex(r, &word, 0, 15), 0);
-    expect_quiet(r, 100);
+    expect_quiet(r, 100); /* both armed (on epoll: the helper is asleep) */
     CHECK_EQ(wake(&word), 1);
     ev = next_event(r);
     CHECK(ev.udata == 14 || ev.udata == 15);
     uint64_t first = ev.udata;
-    CHECK_EQ(wake(&word), 1);
+    /* On epoll the helper thread goes back to sleep on the other wait after
+     * reporting this one: a wake without a change of the word in that
+     * window finds no waiter (the documented window), so wake until one is
+     * woken. */
+    for (int i = 0; i < 200 && wake(&word) == 0; i++) {
+        struct timespec ms = {0, 1000 * 1000};
+        nanosleep(&ms, NULL);
+    }
     ev = next_event(r);
     CHECK(ev.udata == 14 || ev.udata == 15);
     CHECK(ev.udata != first);

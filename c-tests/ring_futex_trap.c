@@ -1,7 +1,9 @@
 /* The Linux 6.18 trap: a private io_uring futex wait armed while the process
  * is still single-threaded must still be woken by FUTEX_WAKE|FUTEX_PRIVATE_FLAG
  * from the first thread created afterwards. This program is single-threaded
- * until the wait is armed. On the epoll backend futex waits are ENOSYS. */
+ * until the wait is armed. On the epoll backend the ring's helper thread
+ * makes the process multi-threaded before the wait: the same test must
+ * pass there too. */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
@@ -30,12 +32,7 @@ static void *waker(void *arg) {
 
 int main(void) {
     struct evfd_ring *r = new_ring(0);
-    if (is_epoll(r)) {
-        CHECK_ERR(evfd_ring_add_futex(r, &word, 0, 1), ENOSYS);
-        evfd_ring_free(r);
-        return 0;
-    }
-    if (under_valgrind()) {
+    if (under_valgrind() && !is_epoll(r)) {
         evfd_ring_free(r);
         SKIP("io_uring futex wake across threads is unreliable under valgrind 3.19 (see c-tests/valgrind.supp)");
     }

@@ -1,6 +1,7 @@
 /* evfd_ring_add_timer: SEQ repeats until removed, REL and ABS fire once
  * and are then gone, on every clock; no descriptor is created per timer on
- * the io_uring backend; argument errors. The kernel's timerfd with the same
+ * either backend (at most one kernel timer per clock); argument errors, in
+ * evfd_timerfd's order; a zero `when` adds a disarmed timer. The kernel's timerfd with the same
  * settings is the reference for "fires once" and "repeats". */
 /* evfd-test: backends */
 #define _GNU_SOURCE
@@ -17,8 +18,14 @@ int main(void) {
     /* SEQ: every 20 ms until removed. */
     struct timespec period = {0, 20 * 1000 * 1000};
     CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_SEQ, &period, 1), 0);
-    if (!is_epoll(r))
-        CHECK_EQ(count_fds(), with_ring); /* no fd per timer */
+    int with_timer = count_fds();
+    CHECK(with_timer <= with_ring + 1); /* the clock's one kernel timer */
+    struct timespec hour = {3600, 0};
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &hour, 1000 + (uint64_t)i), 0);
+    CHECK_EQ(count_fds(), with_timer); /* no fd per timer */
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(evfd_ring_remove(r, 1000 + (uint64_t)i), 0);
     uint64_t expirations = 0;
     while (expirations < 5) {
         ev = next_event(r);
@@ -31,7 +38,7 @@ int main(void) {
     CHECK_EQ(evfd_ring_remove(r, 1), 0);
     expect_quiet(r, 200);
     CHECK_ERR(evfd_ring_remove(r, 1), ENOENT);
-    CHECK_EQ(count_fds(), with_ring);
+    CHECK_EQ(count_fds(), with_timer);
 
     /* REL: once, then gone (as a kernel timerfd with no interval). */
     static const clockid_t clocks[] = {CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME};
@@ -98,11 +105,21 @@ int main(void) {
     CHECK_ERR(evfd_ring_add_timer(r, CLOCK_MONOTONIC, -1, &ok, 1), EINVAL);
     CHECK_ERR(evfd_ring_add_timer(r, CLOCK_PROCESS_CPUTIME_ID, EVFD_TIMER_REL, &ok, 1), EINVAL);
     CHECK_ERR(evfd_ring_add_timer(r, 12345, EVFD_TIMER_SEQ, &ok, 1), EINVAL);
-    CHECK_ERR(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_SEQ, &zero, 1), EINVAL);
+    /* The clock is checked before `when`, as evfd_timerfd does. */
+    CHECK_ERR(evfd_ring_add_timer(r, 12345, EVFD_TIMER_REL, NULL, 1), EINVAL);
+    CHECK_ERR(evfd_timerfd(-1, 12345, EVFD_TIMER_REL, NULL), EINVAL);
+    CHECK_ERR(evfd_ring_add_timer(r, CLOCK_MONOTONIC, 7, NULL, 1), EINVAL);
+    CHECK_ERR(evfd_timerfd(-1, CLOCK_MONOTONIC, 7, NULL), EINVAL);
     CHECK_ERR(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &neg, 1), EINVAL);
     CHECK_ERR(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &bad, 1), EINVAL);
     CHECK_ERR(evfd_ring_remove(r, 1), ENOENT);
     CHECK_NO_LEAK(mid);
+
+    /* A zero `when` adds the timer disarmed (as evfd_timerfd creates a
+     * disarmed timerfd): registered, silent. */
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_SEQ, &zero, 40), 0);
+    expect_quiet(r, 50);
+    CHECK_EQ(evfd_ring_remove(r, 40), 0);
 
     evfd_ring_free(r);
     CHECK_NO_LEAK(before);

@@ -8,10 +8,11 @@
 //! - A NULL pointer where an object is required is `EFAULT`, never a crash.
 //! - Panics abort (the crate refuses to build otherwise); none cross into C.
 
-use crate::errno::{self, Errno};
+use crate::errno::Errno;
 use crate::timer_spec::{Clock, TimerType, When};
 use libc::c_int;
 
+mod boundary;
 pub mod eventfs;
 pub mod fdcalls;
 // Not in evfd.h (cbindgen.toml excludes its names): the 2007 prototypes
@@ -19,38 +20,15 @@ pub mod fdcalls;
 pub mod preload;
 pub mod ring;
 
-/// Runs `call` and converts its result to the C convention: the value on
-/// success with `errno` untouched, or -1 with `errno` set. Every evfd call
-/// first reclaims eventfs registrations whose descriptor was closed, except
-/// the ring's hot path (see [`hot_int_result`]).
+/// [`boundary::c_call`] for functions returning `int`, with the eventfs
+/// reclaim.
 pub(crate) fn int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
-    let saved = errno::get();
-    crate::eventfs::reclaim_closed();
-    convert(saved, call())
+    boundary::c_call(boundary::Reclaim::Yes, call)
 }
 
-/// [`int_result`] without the eventfs reclaim, for `evfd_ring_peek`,
-/// `evfd_ring_wait` and `evfd_ring_post`: reclaiming costs a `kcmp` per live
-/// eventfs registration, and `peek` promises no system call while events
-/// are pending (post runs on any thread, as often as a producer likes). They
-/// create no descriptor, so nothing is owed to the reclaim there: it happens
-/// on the next other evfd call.
+/// [`int_result`] without the eventfs reclaim (see [`boundary::Reclaim::No`]).
 pub(crate) fn hot_int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
-    let saved = errno::get();
-    convert(saved, call())
-}
-
-fn convert(saved: c_int, result: Result<c_int, Errno>) -> c_int {
-    match result {
-        Ok(value) => {
-            errno::set(saved);
-            value
-        }
-        Err(e) => {
-            errno::set(e.0);
-            -1
-        }
-    }
+    boundary::c_call(boundary::Reclaim::No, call)
 }
 
 /// Copies the `N` bytes at `ptr`, or `EFAULT` if it is NULL.

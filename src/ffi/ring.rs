@@ -1,8 +1,10 @@
 //! The event ring's C API (DESIGN §4): `evfd_ring_*`.
 
-use super::{hot_int_result, int_result, read_timespec};
-use crate::errno::{self, Errno};
-use crate::ring::{self, ConsumerRef, Event, Ring, TimerKind};
+use super::boundary::{c_call, Reclaim};
+use super::{hot_int_result, int_result, timer_args, when_arg};
+use crate::errno::Errno;
+use crate::ring::{self, Consumer, Event, Ring};
+use crate::timer_spec::TimerType;
 use libc::{c_char, c_int, c_uint};
 
 /// An event from a file descriptor (`evfd_ring_add_fd`).
@@ -84,7 +86,7 @@ unsafe fn ring_ref<'a>(ring: *const evfd_ring) -> Result<&'a Ring, Errno> {
 ///
 /// # Safety
 /// As `ring_ref`, and only the ring's one consumer thread calls this.
-unsafe fn consumer<'a>(ring: *mut evfd_ring) -> Result<ConsumerRef<'a>, Errno> {
+unsafe fn consumer<'a>(ring: *mut evfd_ring) -> Result<Consumer<'a>, Errno> {
     // SAFETY: by the caller's contract.
     unsafe { ring_ref(ring)?.consumer() }
 }
@@ -102,38 +104,31 @@ unsafe fn consumer<'a>(ring: *mut evfd_ring) -> Result<ConsumerRef<'a>, Errno> {
 /// the kernel objects cannot be made.
 #[no_mangle]
 pub extern "C" fn evfd_ring_new(entries: c_uint, flags: c_uint) -> *mut evfd_ring {
-    let saved = errno::get();
-    match Ring::new(entries, flags) {
-        Ok(ring) => {
-            errno::set(saved);
-            let boxed = Box::new(evfd_ring { ring: *ring });
-            Box::into_raw(boxed)
-        }
-        Err(e) => {
-            errno::set(e.0);
-            core::ptr::null_mut()
-        }
-    }
+    c_call(Reclaim::Yes, || {
+        let ring = Ring::new(entries, flags)?;
+        Ok(Box::into_raw(Box::new(evfd_ring { ring })))
+    })
 }
 
-/// Frees a ring: cancels every source and closes every descriptor the ring
-/// holds. NULL is a no-op. In a child process after `fork()`, this is the
-/// only ring call allowed: it releases the child's copies without
-/// touching the parent's ring.
+/// Frees a ring: cancels every source, ends the ring's helper threads and
+/// closes every descriptor the ring holds. NULL is a no-op. In a child
+/// process after `fork()`, this is the only ring call allowed: it releases
+/// the child's copies without touching the parent's ring. `errno` is left
+/// as it was.
 ///
 /// # Safety
 /// A non-NULL `ring` came from `evfd_ring_new`, is not freed, and no other
 /// thread uses it.
 #[no_mangle]
 pub unsafe extern "C" fn evfd_ring_free(ring: *mut evfd_ring) {
-    if ring.is_null() {
-        return;
-    }
-    let saved = errno::get();
-    // SAFETY: by the caller's contract the pointer came from Box::into_raw
-    // in evfd_ring_new and is released once.
-    drop(unsafe { Box::from_raw(ring) });
-    errno::set(saved);
+    c_call(Reclaim::Yes, || {
+        if !ring.is_null() {
+            // SAFETY: by the caller's contract the pointer came from
+            // Box::into_raw in evfd_ring_new and is released once.
+            drop(unsafe { Box::from_raw(ring) });
+        }
+        Ok(())
+    })
 }
 
 /// Watches `fd` for `events` (`POLLIN`, `POLLOUT`, ...), level-triggered,
@@ -172,7 +167,8 @@ pub unsafe extern "C" fn evfd_ring_add_fd(
 /// Several registrations of one signal each get every delivery.
 ///
 /// Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
-/// if `signo` is not 1 to 64, is `SIGKILL` or `SIGSTOP`, or in a child after
+/// if `signo` is not 1 to 64, is `SIGKILL`, `SIGSTOP`, 32 or 33 (reserved by
+/// glibc, refused as by `evfd_eventfs_signalfd`), or in a child after
 /// `fork()`; `EMFILE`, `ENFILE`, `ENOMEM`.
 ///
 /// # Safety
@@ -192,15 +188,21 @@ pub unsafe extern "C" fn evfd_ring_add_signal(
 }
 
 /// Adds a timer on `clockid` (`CLOCK_MONOTONIC`, `CLOCK_REALTIME`,
-/// `CLOCK_BOOTTIME`): `EVFD_TIMER_REL` fires once `when` from now,
-/// `EVFD_TIMER_ABS` once at `when`, both then removed; `EVFD_TIMER_SEQ`
-/// fires every `when` until removed. Each expiration is an
-/// `EVFD_KIND_TIMER` event whose `value` counts expirations.
+/// `CLOCK_BOOTTIME`), with no descriptor of its own: `EVFD_TIMER_REL` fires
+/// once `when` from now, `EVFD_TIMER_ABS` once at `when`, both then
+/// removed; `EVFD_TIMER_SEQ` fires every `when` until removed. A zero
+/// `when` adds the timer disarmed (`evfd_ring_rearm_timer` arms it). Each
+/// expiration is an `EVFD_KIND_TIMER` event whose `value` counts the
+/// expirations since the timer's last event (periods missed included).
+/// The arguments are checked as `evfd_timerfd` checks them, in the same
+/// order.
 ///
-/// Returns 0, or -1 with `errno` set: `EFAULT` if `ring` or `when` is NULL;
-/// `EINVAL` if `timertype` or `clockid` is not one of those, if `when` is
-/// zero, has a negative `tv_sec` or a `tv_nsec` outside 0 to 999999999, or
-/// in a child after `fork()`; `EMFILE`, `ENFILE`, `ENOMEM`.
+/// Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
+/// if `timertype` is not one of those, then if `clockid` is not; `EFAULT`
+/// if `when` is NULL; `EINVAL` if `when` has a negative `tv_sec` or a
+/// `tv_nsec` outside 0 to 999999999, or in a child after `fork()`;
+/// `EMFILE`, `ENFILE` if the clock's one kernel timer cannot be made;
+/// `ENOMEM`.
 ///
 /// # Safety
 /// A non-NULL `ring` is a live ring used by this thread only; a non-NULL
@@ -216,15 +218,42 @@ pub unsafe extern "C" fn evfd_ring_add_timer(
     int_result(|| {
         // SAFETY: by the caller's contract.
         let mut c = unsafe { consumer(ring) }?;
-        let kind = match timertype {
-            0 => TimerKind::Rel,
-            1 => TimerKind::Abs,
-            2 => TimerKind::Seq,
-            _ => return Err(Errno::EINVAL),
-        };
         // SAFETY: the caller promises a non-NULL `when` is readable.
-        let when = unsafe { read_timespec(when) }?;
-        c.add_timer(clockid, kind, when, udata).map(|_| 0)
+        let (kind, clock, when) = unsafe { timer_args(timertype, clockid, when) }?;
+        c.add_timer(clock, kind, when, udata).map(|_| 0)
+    })
+}
+
+/// Re-arms, in place, every timer registered under `udata`, as
+/// `timertype` and `when` on the clock it was added with (as
+/// `evfd_timerfd(ufd, ...)` re-arms a timerfd); a zero `when` disarms it:
+/// it stays registered and fires no more until re-armed. Expirations not
+/// yet delivered are discarded. Costs about as much as adding a timer.
+///
+/// Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
+/// if `timertype` is not `EVFD_TIMER_REL`, `EVFD_TIMER_ABS` or
+/// `EVFD_TIMER_SEQ`; `EFAULT` if `when` is NULL; `EINVAL` if `when` has a
+/// negative `tv_sec` or a `tv_nsec` outside 0 to 999999999, or in a child
+/// after `fork()`; `ENOENT` if `udata` names no timer (a one-shot timer
+/// whose event was delivered is gone); `EMFILE`, `ENFILE`, `ENOMEM`.
+///
+/// # Safety
+/// A non-NULL `ring` is a live ring used by this thread only; a non-NULL
+/// `when` points to a readable `struct timespec`.
+#[no_mangle]
+pub unsafe extern "C" fn evfd_ring_rearm_timer(
+    ring: *mut evfd_ring,
+    udata: u64,
+    timertype: c_int,
+    when: *const libc::timespec,
+) -> c_int {
+    int_result(|| {
+        // SAFETY: by the caller's contract.
+        let mut c = unsafe { consumer(ring) }?;
+        let kind = TimerType::from_raw(timertype)?;
+        // SAFETY: the caller promises a non-NULL `when` is readable.
+        let when = unsafe { when_arg(when) }?;
+        c.rearm_timer(udata, kind, when).map(|_| 0)
     })
 }
 
@@ -235,8 +264,9 @@ pub unsafe extern "C" fn evfd_ring_add_timer(
 ///
 /// Returns 0, or -1 with `errno` set: `EFAULT` if `ring` or `uaddr` is
 /// NULL; `EINVAL` if `uaddr` is not 4-byte aligned, or in a child after
-/// `fork()`; `ENOSYS` on the epoll backend, which has no sound way to wait
-/// for a futex; `ENOMEM`.
+/// `fork()`; `ENOSYS` if the kernel has neither `IORING_OP_FUTEX_WAIT` (on
+/// io_uring) nor `futex_waitv` (on epoll, where helper threads of the ring
+/// wait); `EAGAIN` if such a thread cannot be made; `ENOMEM`.
 ///
 /// # Safety
 /// A non-NULL `ring` is a live ring used by this thread only; `uaddr` stays
@@ -326,7 +356,9 @@ pub unsafe extern "C" fn evfd_ring_peek(
 }
 
 /// Like `evfd_ring_peek`, but waits until at least one event is pending or
-/// `timeout` (relative; NULL waits forever) has passed.
+/// `timeout` (relative; NULL waits forever) has passed. Any valid
+/// `timeout` is accepted, however large: beyond what the clock can
+/// represent it waits forever.
 ///
 /// Returns the count (0 on timeout), or -1 with `errno` set: `EINTR` if a
 /// signal handler ran; `EFAULT` if `ring` or `out` is NULL; `EINVAL` if
@@ -352,11 +384,7 @@ pub unsafe extern "C" fn evfd_ring_wait(
             None
         } else {
             // SAFETY: non-NULL and readable by the caller's contract.
-            let t = unsafe { read_timespec(timeout) }?;
-            if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
-                return Err(Errno::EINVAL);
-            }
-            Some(t)
+            Some(unsafe { when_arg(timeout) }?)
         };
         c.wait(out, timeout).map(|n| n as c_int)
     })
@@ -386,15 +414,12 @@ pub unsafe extern "C" fn evfd_ring_fd(ring: *mut evfd_ring) -> c_int {
 /// A non-NULL `ring` is a live ring.
 #[no_mangle]
 pub unsafe extern "C" fn evfd_ring_backend(ring: *const evfd_ring) -> *const c_char {
-    // SAFETY: by the caller's contract.
-    match unsafe { ring_ref(ring) } {
-        Ok(r) => match r.backend().name() {
-            "io_uring" => c"io_uring".as_ptr(),
-            _ => c"epoll".as_ptr(),
-        },
-        Err(e) => {
-            errno::set(e.0);
-            core::ptr::null()
-        }
-    }
+    c_call(Reclaim::Yes, || {
+        // SAFETY: by the caller's contract.
+        let name = match unsafe { ring_ref(ring) }?.backend() {
+            ring::BackendKind::IoUring => c"io_uring",
+            ring::BackendKind::Epoll => c"epoll",
+        };
+        Ok(name.as_ptr())
+    })
 }

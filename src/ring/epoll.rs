@@ -1,27 +1,40 @@
-//! The epoll backend, used where io_uring is refused: the ring is an epoll
-//! set (level-triggered), timers are timerfds private to the ring, and
-//! futex waits are not offered (`ENOSYS`: a helper thread per wait would be
-//! the only way, and it could not be cancelled without waking other
-//! waiters).
+//! The epoll backend, used where io_uring is refused (container seccomp
+//! profiles, `kernel.io_uring_disabled`): fds in one level-triggered epoll
+//! set, futex waits through helper threads in `futex_waitv`
+//! ([`super::futex_waiters`]). Timers and signals need nothing of their own
+//! here: the engine's clock timerfds and signalfd are fds like any other.
 
-use super::{Completion, Source, SourceKind, TimerKind};
+use super::completion::{Completion, Outcome};
+use super::fd_identity::same_file_in;
+use super::futex_waiters::FutexWaiters;
+use super::sources::Token;
 use crate::errno::Errno;
 use crate::sys;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-pub(crate) struct Epoll {
+/// The futex helpers' eventfd in the epoll set (a token no source has:
+/// below the engine's first internal token's range end, reserved for
+/// backends).
+const TOKEN_FUTEX_RESULTS: Token = 15;
+
+pub struct Epoll {
     epfd: OwnedFd,
     buf: Vec<libc::epoll_event>,
     /// Reports taken by `wait` and not yet reaped.
     ready: usize,
+    futexes: Option<FutexWaiters>,
+    futex_results: Vec<(Token, i32)>,
 }
 
 impl Epoll {
     pub fn new(entries: u32) -> Result<Epoll, Errno> {
+        let cap = usize::try_from(entries.clamp(16, 4096)).unwrap_or(4096);
         Ok(Epoll {
             epfd: sys::epoll::epoll_create()?,
-            buf: vec![libc::epoll_event { events: 0, u64: 0 }; entries.clamp(16, 4096) as usize],
+            buf: vec![libc::epoll_event { events: 0, u64: 0 }; cap],
             ready: 0,
+            futexes: None,
+            futex_results: Vec::new(),
         })
     }
 
@@ -29,65 +42,51 @@ impl Epoll {
         self.epfd.as_raw_fd()
     }
 
-    fn add(&self, fd: RawFd, events: u32, token: u64) -> Result<(), Errno> {
+    /// Watches `fd` for `events` (poll and epoll share the bit values on
+    /// Linux), level-triggered.
+    pub fn watch(&mut self, token: Token, fd: RawFd, events: u32) -> Result<(), Errno> {
         sys::epoll::epoll_ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, events, token)
     }
 
-    pub fn arm(
-        &mut self,
-        token: u64,
-        source: &mut Source,
-        notify: RawFd,
-        signalfd: RawFd,
-    ) -> Result<(), Errno> {
-        let pollin = libc::EPOLLIN as u32;
-        match source.kind {
-            SourceKind::Notify => self.add(notify, pollin, token),
-            SourceKind::SignalFd => self.add(signalfd, pollin, token),
-            // poll(2) and epoll share the bit values on Linux.
-            SourceKind::Fd { fd, events, .. } => self.add(fd, events, token),
-            SourceKind::Timer { clock, kind, when } => {
-                let tfd = sys::kernel_objects::timerfd_create(
-                    clock,
-                    libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
-                )?;
-                let zero = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                };
-                let spec = libc::itimerspec {
-                    it_interval: if kind == TimerKind::Seq { when } else { zero },
-                    it_value: when,
-                };
-                let flags = if kind == TimerKind::Abs {
-                    libc::TFD_TIMER_ABSTIME
-                } else {
-                    0
-                };
-                sys::kernel_objects::timerfd_settime(tfd.as_raw_fd(), flags, &spec)?;
-                self.add(tfd.as_raw_fd(), pollin, token)?;
-                source.timer_fd = Some(tfd);
-                Ok(())
-            }
-            SourceKind::Futex { .. } => Err(Errno::ENOSYS),
-            SourceKind::Signal { .. } => Ok(()),
-        }
-    }
-
-    pub fn disarm(&mut self, _token: u64, source: &Source) {
-        let fd = match source.kind {
-            SourceKind::Fd { fd, .. } => fd,
-            SourceKind::Timer { .. } => match &source.timer_fd {
-                // Closing the ring's own timerfd takes it out of the set.
-                Some(_) => return,
-                None => return,
-            },
-            _ => return,
-        };
+    pub fn unwatch(&mut self, fd: RawFd) {
         // The caller may have closed the fd already (then the kernel removed
         // it from the set, or the number now names another file that is not
         // in the set): either way there is nothing left to undo.
         let _ = sys::epoll::epoll_ctl(self.fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
+    }
+
+    /// Whether `fd` still names the file watched under `token`.
+    pub fn same_file(&self, token: Token, fd: RawFd, events: u32) -> bool {
+        same_file_in(self.fd(), fd, events, token)
+    }
+
+    pub fn wait_futex(
+        &mut self,
+        token: Token,
+        uaddr: *const u32,
+        expected: u32,
+    ) -> Result<(), Errno> {
+        if self.futexes.is_none() {
+            let waiters = FutexWaiters::new()?;
+            sys::epoll::epoll_ctl(
+                self.fd(),
+                libc::EPOLL_CTL_ADD,
+                waiters.wake_fd(),
+                libc::EPOLLIN as u32,
+                TOKEN_FUTEX_RESULTS,
+            )?;
+            self.futexes = Some(waiters);
+        }
+        match &mut self.futexes {
+            Some(w) => w.add(token, uaddr, expected),
+            None => Err(Errno::ENOMEM),
+        }
+    }
+
+    pub fn cancel_futex(&mut self, token: Token) {
+        if let Some(w) = &mut self.futexes {
+            w.cancel(token);
+        }
     }
 
     /// Moves up to `max` readiness reports into `out` without blocking.
@@ -97,30 +96,57 @@ impl Epoll {
                 tv_sec: 0,
                 tv_nsec: 0,
             };
-            let cap = max.min(self.buf.len());
+            let cap = max.clamp(1, self.buf.len());
+            let buf = self.buf.get_mut(..cap).unwrap_or_default();
             self.ready = loop {
-                match sys::epoll::epoll_wait(self.fd(), &mut self.buf[..cap], Some(&zero)) {
+                match sys::epoll::epoll_wait(self.epfd.as_raw_fd(), buf, Some(&zero)) {
                     Err(Errno::EINTR) => continue,
                     other => break other?,
                 }
             };
         }
-        for ev in &self.buf[..self.ready] {
+        for ev in self.buf.get(..self.ready).unwrap_or_default() {
+            if ev.u64 == TOKEN_FUTEX_RESULTS {
+                if let Some(w) = &self.futexes {
+                    w.take_results(&mut self.futex_results);
+                }
+                continue;
+            }
             out.push(Completion {
                 token: ev.u64,
-                result: ev.events as i32,
-                more: true,
-                data: None,
+                outcome: Outcome::Ready(ev.events),
             });
         }
         self.ready = 0;
+        for (token, result) in self.futex_results.drain(..) {
+            let outcome = if result == 0 {
+                Outcome::Woken
+            } else {
+                Outcome::Failed(Errno(result))
+            };
+            out.push(Completion { token, outcome });
+        }
         Ok(0)
     }
 
     /// Sleeps until a source is ready or the timeout; `EINTR` on a signal.
     pub fn wait(&mut self, timeout: Option<&libc::timespec>) -> Result<(), Errno> {
-        let n = sys::epoll::epoll_wait(self.fd(), &mut self.buf, timeout)?;
-        self.ready = n;
+        self.ready = sys::epoll::epoll_wait(self.epfd.as_raw_fd(), &mut self.buf, timeout)?;
         Ok(())
+    }
+
+    /// In a child after `fork`: the helper threads are the parent's.
+    pub fn abandon_threads(&mut self) {
+        if let Some(w) = &mut self.futexes {
+            w.abandon();
+        }
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        if let Some(w) = &mut self.futexes {
+            w.stop();
+        }
     }
 }

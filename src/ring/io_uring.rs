@@ -1,6 +1,8 @@
-//! The io_uring backend: multishot polls for fds (one-shot, re-armed, where
-//! level semantics need it), multishot timeouts for periodic timers (no fd
-//! per timer), `IORING_OP_FUTEX_WAIT` for futexes.
+//! The io_uring backend: fd readiness through polls (multishot where the
+//! ring reads the fd, one-shot and re-armed after each report otherwise,
+//! for level semantics), eventfd and timerfd counts read by the kernel
+//! (`IORING_OP_READ_MULTISHOT` into a ring of provided buffers), and futex
+//! waits through `IORING_OP_FUTEX_WAIT`.
 //!
 //! Completions are read from the mapped completion queue through the
 //! `io-uring` crate, which only loads the kernel's tail and stores the head
@@ -8,11 +10,14 @@
 //! the next `io_uring_enter` the ring makes anyway (a wait, or a peek that
 //! found nothing).
 
-use super::{Completion, Reader, Source, SourceKind, TimerKind};
+use super::completion::{Completion, Outcome};
+use super::fd_identity::Registry;
+use super::fd_reads::Reader;
+use super::sources::{IntMap, Token};
 use crate::errno::Errno;
 use crate::sys;
+use io_uring::types::BufRingEntry;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 
@@ -24,32 +29,25 @@ const FUTEX2_SIZE_U32: u32 = 0x02;
 const FUTEX2_PRIVATE: u32 = 128;
 const FUTEX_BITSET_MATCH_ANY: u64 = 0xffff_ffff;
 
+/// One kernel-read count: an eventfd's or timerfd's 8 bytes.
+const KBUF_LEN: usize = 8;
+const BGID: u16 = 0;
+
 /// The provided-buffer ring multishot reads take their buffers from: the
 /// kernel picks a buffer per read and names it in the completion; the ring
 /// copies the bytes out and hands the buffer back by advancing the tail
-/// (a release store, no system call).
-///
-/// Only eventfd and timerfd counts are read this way (signalfds are polled,
-/// see `arm`), so a buffer is [`KBUF_LEN`] bytes. There are as many buffers
-/// as completion queue entries: a burst of ready sources larger than the
-/// buffer count ends the multishot reads it cannot serve (`ENOBUFS`), and
-/// each then costs a re-arm (a new request, a poll and a system call),
-/// which with a fixed 256 buffers made a 1,024-source burst twice as slow
-/// per event; a burst larger than the completion queue overflows it anyway.
+/// (a release store, no system call). There are as many buffers as
+/// completion queue entries, so a burst of ready counters no larger than
+/// the queue never runs out (`ENOBUFS` would end the multishot reads, each
+/// then costing a re-arm).
 struct BufRing {
-    /// `count` `io_uring_buf` entries (16 bytes each); the tail is the
-    /// `resv` field of entry 0 (offset 14).
-    entries: *mut u8,
+    entries: *mut BufRingEntry,
     /// `count` buffers of `KBUF_LEN` bytes.
     bufs: *mut u8,
     /// A power of two, at most 32,768 (the kernel's limit).
     count: u16,
     tail: u16,
 }
-
-/// One kernel-read count: an eventfd's or timerfd's 8 bytes.
-const KBUF_LEN: usize = 8;
-const BGID: u16 = 0;
 
 fn map_anonymous(len: usize) -> Result<*mut u8, Errno> {
     // SAFETY: a fresh private anonymous mapping; no existing memory touched.
@@ -71,20 +69,27 @@ fn map_anonymous(len: usize) -> Result<*mut u8, Errno> {
 }
 
 impl BufRing {
+    fn entries_len(count: u16) -> usize {
+        usize::from(count).saturating_mul(core::mem::size_of::<BufRingEntry>())
+    }
+
+    fn bufs_len(count: u16) -> usize {
+        usize::from(count).saturating_mul(KBUF_LEN)
+    }
+
     /// A ring of `count` buffers (a power of two, 1..=32768).
     fn new(count: u16) -> Result<BufRing, Errno> {
-        debug_assert!(count.is_power_of_two());
-        let entries = map_anonymous(count as usize * 16)?;
-        let bufs = match map_anonymous(count as usize * KBUF_LEN) {
+        let entries = map_anonymous(BufRing::entries_len(count))?;
+        let bufs = match map_anonymous(BufRing::bufs_len(count)) {
             Ok(b) => b,
             Err(e) => {
                 // SAFETY: unmapping the mapping made just above.
-                unsafe { libc::munmap(entries.cast(), count as usize * 16) };
+                unsafe { libc::munmap(entries.cast(), BufRing::entries_len(count)) };
                 return Err(e);
             }
         };
         let mut ring = BufRing {
-            entries,
+            entries: entries.cast(),
             bufs,
             count,
             tail: 0,
@@ -96,53 +101,55 @@ impl BufRing {
         Ok(ring)
     }
 
-    fn tail_ptr(&self) -> &AtomicU16 {
-        // SAFETY: offset 14 of the page-aligned entries mapping is the
-        // kernel-shared tail, 2-byte aligned, alive as long as `self`.
-        unsafe { &*(self.entries.add(14) as *const AtomicU16) }
+    fn tail_atomic(&self) -> &AtomicU16 {
+        // SAFETY: the tail overlays entry 0's `resv` field (the crate's
+        // `BufRingEntry::tail`), 2-byte aligned, inside the mapping, alive
+        // as long as `self`; the kernel reads it, only we write it.
+        unsafe { &*(BufRingEntry::tail(self.entries).cast::<AtomicU16>()) }
     }
 
     /// Writes buffer `bid` at the (private) tail; the kernel sees it after
     /// the next `publish`.
     fn put(&mut self, bid: u16) {
-        let slot = (self.tail & (self.count - 1)) as usize;
-        // SAFETY: `slot` < count, so the 14 bytes written (addr, len, bid;
-        // not `resv`, which in entry 0 is the tail) are inside the mapping;
-        // the kernel reads this entry only after the tail store in
+        let slot = usize::from(self.tail & self.count.wrapping_sub(1));
+        let addr = self
+            .bufs
+            .wrapping_add(usize::from(bid).saturating_mul(KBUF_LEN)) as u64;
+        // SAFETY: `slot` < count, so the entry is inside the mapping; the
+        // setters write addr, len and bid, not `resv` (the tail in entry
+        // 0); the kernel reads this entry only after the tail store in
         // `publish`.
-        unsafe {
-            let e = self.entries.add(slot * 16);
-            let addr = self.bufs.add(bid as usize * KBUF_LEN) as u64;
-            core::ptr::write_unaligned(e as *mut u64, addr);
-            core::ptr::write_unaligned(e.add(8) as *mut u32, KBUF_LEN as u32);
-            core::ptr::write_unaligned(e.add(12) as *mut u16, bid);
-        }
+        let entry = unsafe { &mut *self.entries.add(slot) };
+        entry.set_addr(addr);
+        entry.set_len(KBUF_LEN as u32);
+        entry.set_bid(bid);
         self.tail = self.tail.wrapping_add(1);
     }
 
     /// Hands every buffer put back since the last call to the kernel: one
-    /// release store per batch of completions, not one per buffer.
+    /// release store per batch of completions.
     fn publish(&self) {
-        self.tail_ptr().store(self.tail, Ordering::Release);
+        self.tail_atomic().store(self.tail, Ordering::Release);
     }
 
     /// Copies buffer `bid` out and puts it back (published by the caller).
-    fn take(&mut self, bid: u16) -> [u8; KBUF_LEN] {
-        let mut out = [0u8; KBUF_LEN];
-        if bid < self.count {
-            // SAFETY: buffer `bid` is inside the mapping; the kernel
-            // finished writing it before posting the completion we read
-            // (acquire load of the CQ tail).
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    self.bufs.add(bid as usize * KBUF_LEN),
-                    out.as_mut_ptr(),
-                    KBUF_LEN,
-                )
-            };
-            self.put(bid);
+    fn take(&mut self, bid: u16) -> Option<u64> {
+        if bid >= self.count {
+            return None;
         }
-        out
+        let mut out = [0u8; KBUF_LEN];
+        // SAFETY: buffer `bid` is inside the mapping; the kernel finished
+        // writing it before posting the completion we read (acquire load of
+        // the CQ tail).
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.bufs.add(usize::from(bid).saturating_mul(KBUF_LEN)),
+                out.as_mut_ptr(),
+                KBUF_LEN,
+            )
+        };
+        self.put(bid);
+        Some(u64::from_ne_bytes(out))
     }
 }
 
@@ -152,28 +159,50 @@ impl Drop for BufRing {
         // io_uring (which may still use them) is closed before this runs
         // (field order in `Uring`).
         unsafe {
-            libc::munmap(self.entries.cast(), self.count as usize * 16);
-            libc::munmap(self.bufs.cast(), self.count as usize * KBUF_LEN);
+            libc::munmap(self.entries.cast(), BufRing::entries_len(self.count));
+            libc::munmap(self.bufs.cast(), BufRing::bufs_len(self.count));
         }
     }
 }
 
-pub(crate) struct Uring {
+/// How an fd source is watched.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// The kernel reads the counter (multishot read).
+    KernelRead,
+    /// Multishot poll: the ring reads the fd, which ends its readiness.
+    MultiPoll,
+    /// One-shot poll, re-armed after each report.
+    OneShotPoll,
+}
+
+#[derive(Clone, Copy)]
+struct Armed {
+    fd: RawFd,
+    events: u32,
+    watch: Watch,
+}
+
+pub struct Uring {
     ring: IoUring,
     /// Where multishot reads put their bytes; None where the kernel cannot
     /// (then the ring reads after a multishot poll). Declared after `ring`
     /// so the io_uring is closed first.
     bufs: Option<BufRing>,
-    /// Timeout specs the kernel reads at submission, kept per token.
-    timespecs: HashMap<u64, Box<types::Timespec>>,
+    /// What each fd source is armed as (to re-arm and to cancel).
+    armed: IntMap<Token, Armed>,
+    /// Which file each watched fd number names (for closed-fd detection).
+    identity: Registry,
     /// The kernel's count of completions it had to drop, last seen.
     dropped_seen: u32,
+    /// Completion entries copied out of the queue, kept for reuse.
+    cqes: Vec<(u64, i32, u32)>,
 }
 
 /// Whether `io_uring_setup` failed because io_uring is unavailable here
 /// (disabled by sysctl, refused by seccomp, not built), rather than for a
 /// resource shortage the epoll backend would hit too.
-pub(crate) fn means_unavailable(e: Errno) -> bool {
+pub fn means_unavailable(e: Errno) -> bool {
     matches!(
         e.0,
         libc::EPERM | libc::ENOSYS | libc::EACCES | libc::EINVAL
@@ -201,6 +230,8 @@ fn io_err(e: std::io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
+const POLLIN_ONLY: u32 = (libc::POLLIN | libc::POLLRDNORM) as u32;
+
 impl Uring {
     pub fn new(entries: u32) -> Result<Uring, Errno> {
         let ring = IoUring::builder()
@@ -216,7 +247,9 @@ impl Uring {
         }
         avoid_futex_hash_trap();
         let count = ring.params().cq_entries().clamp(256, 32768);
-        let count = 1u16 << (31 - count.leading_zeros()).min(15);
+        let count = 1u16
+            .checked_shl(31u32.saturating_sub(count.leading_zeros()).min(15))
+            .unwrap_or(256);
         let bufs = BufRing::new(count).ok().filter(|b| {
             // SAFETY: the entries mapping stays valid until the io_uring is
             // closed (Uring's field order) and holds `b.count` entries.
@@ -229,8 +262,10 @@ impl Uring {
         Ok(Uring {
             ring,
             bufs,
-            timespecs: HashMap::new(),
+            armed: IntMap::default(),
+            identity: Registry::new()?,
             dropped_seen: 0,
+            cqes: Vec::new(),
         })
     }
 
@@ -240,10 +275,9 @@ impl Uring {
 
     fn push(&mut self, entry: squeue::Entry) -> Result<(), Errno> {
         loop {
-            // SAFETY: every pointer an entry carries (timespecs, futex
-            // words) stays valid until the request completes or is
-            // cancelled: timespecs live in `self.timespecs`, futex words are
-            // the caller's promise (evfd_ring_add_futex).
+            // SAFETY: every pointer an entry carries (futex words) stays
+            // valid until the request completes or is cancelled: the
+            // caller's promise (evfd_ring_add_futex).
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return Ok(());
             }
@@ -271,126 +305,168 @@ impl Uring {
         }
     }
 
-    pub fn arm(
-        &mut self,
-        token: u64,
-        source: &mut Source,
-        notify: RawFd,
-        signalfd: RawFd,
-    ) -> Result<(), Errno> {
-        let pollin = libc::POLLIN as u32;
-        let entry = match source.kind {
-            SourceKind::Notify => opcode::PollAdd::new(types::Fd(notify), pollin)
+    fn arm_entry(&self, a: Armed) -> squeue::Entry {
+        match a.watch {
+            Watch::KernelRead => opcode::ReadMulti::new(types::Fd(a.fd), 0, BGID).build(),
+            Watch::MultiPoll => opcode::PollAdd::new(types::Fd(a.fd), a.events)
                 .multi(true)
                 .build(),
-            SourceKind::SignalFd => opcode::PollAdd::new(types::Fd(signalfd), pollin)
-                .multi(true)
-                .build(),
-            SourceKind::Fd { fd, events, reader }
-                if matches!(reader, Reader::Counter | Reader::Semaphore)
-                    && self.bufs.is_some()
-                    && events & !((libc::POLLIN | libc::POLLRDNORM) as u32) == 0 =>
-            {
-                // The kernel reads for us, one completion per read. (Not for
-                // signalfds: a signalfd reads the signals of the task that
-                // reads, and a multishot read may not run in ours.)
-                opcode::ReadMulti::new(types::Fd(fd), 0, BGID).build()
-            }
-            SourceKind::Fd { fd, events, reader } => {
-                // A source the ring reads stops being ready when read, so a
-                // multishot poll (one completion per wake-up) is level
-                // semantics already; anything else is re-armed per report.
-                let multi = reader != Reader::None
-                    && events & !((libc::POLLIN | libc::POLLRDNORM) as u32) == 0;
-                opcode::PollAdd::new(types::Fd(fd), events)
-                    .multi(multi)
-                    .build()
-            }
-            SourceKind::Timer { clock, kind, when } => {
-                let mut flags = match clock {
-                    libc::CLOCK_REALTIME => types::TimeoutFlags::REALTIME,
-                    libc::CLOCK_BOOTTIME => types::TimeoutFlags::BOOTTIME,
-                    _ => types::TimeoutFlags::empty(),
-                };
-                match kind {
-                    TimerKind::Abs => flags |= types::TimeoutFlags::ABS,
-                    TimerKind::Seq => flags |= types::TimeoutFlags::MULTISHOT,
-                    TimerKind::Rel => {}
-                }
-                let spec = Box::new(
-                    types::Timespec::new()
-                        .sec(when.tv_sec as u64)
-                        .nsec(when.tv_nsec as u32),
-                );
-                let ptr: *const types::Timespec = &*spec;
-                self.timespecs.insert(token, spec);
-                opcode::Timeout::new(ptr).count(0).flags(flags).build()
-            }
-            SourceKind::Futex { uaddr, expected } => opcode::FutexWait::new(
-                uaddr,
-                expected as u64,
-                FUTEX_BITSET_MATCH_ANY,
-                FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
-            )
-            .build(),
-            SourceKind::Signal { .. } => return Ok(()),
-        };
-        self.push(entry.user_data(token))
+            Watch::OneShotPoll => opcode::PollAdd::new(types::Fd(a.fd), a.events).build(),
+        }
     }
 
-    pub fn disarm(&mut self, token: u64, source: &Source) {
-        if matches!(source.kind, SourceKind::Signal { .. }) {
-            return;
+    /// Watches `fd` for `events` under `token`.
+    pub fn watch(
+        &mut self,
+        token: Token,
+        fd: RawFd,
+        events: u32,
+        reader: Reader,
+    ) -> Result<(), Errno> {
+        let only_in = events & !POLLIN_ONLY == 0;
+        let watch = match reader {
+            // The kernel reads for us, one completion per read. (Not for
+            // signalfds: a signalfd reads the signals of the task that
+            // reads, and a multishot read may not run in ours.)
+            Reader::Counter | Reader::Semaphore if only_in && self.bufs.is_some() => {
+                Watch::KernelRead
+            }
+            // A source the ring reads stops being ready when read, so a
+            // multishot poll (one completion per wake-up) is level
+            // semantics already.
+            r if r.reads() && only_in => Watch::MultiPoll,
+            _ => Watch::OneShotPoll,
+        };
+        let armed = Armed { fd, events, watch };
+        self.identity.add(fd, token)?;
+        self.armed.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        if let Err(e) = self.push(self.arm_entry(armed).user_data(token)) {
+            self.identity.remove(fd);
+            return Err(e);
         }
-        // The timespec may still be needed if the timeout is not submitted
-        // yet; keeping it until the ring is freed would leak per timer, so
-        // it is dropped only after the cancel is submitted (below).
+        self.armed.insert(token, armed);
+        Ok(())
+    }
+
+    /// Stops watching the fd of `token`.
+    pub fn unwatch(&mut self, token: Token) {
+        if let Some(a) = self.armed.remove(&token) {
+            self.identity.remove(a.fd);
+            self.cancel(token);
+        }
+    }
+
+    /// Whether `fd` still names the file watched under `token`.
+    pub fn same_file(&self, token: Token, fd: RawFd) -> bool {
+        self.identity.same_file(fd, token)
+    }
+
+    fn cancel(&mut self, token: Token) {
         let entry = opcode::AsyncCancel::new(token).build().user_data(CANCEL);
         if self.push(entry).is_ok() {
             let _ = self.submit();
         }
-        self.timespecs.remove(&token);
     }
 
-    pub fn reads_in_kernel(&self) -> bool {
-        self.bufs.is_some()
+    /// Waits once for a private `FUTEX_WAKE` on `uaddr`.
+    pub fn wait_futex(
+        &mut self,
+        token: Token,
+        uaddr: *const u32,
+        expected: u32,
+    ) -> Result<(), Errno> {
+        let entry = opcode::FutexWait::new(
+            uaddr,
+            u64::from(expected),
+            FUTEX_BITSET_MATCH_ANY,
+            FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
+        )
+        .build()
+        .user_data(token);
+        self.push(entry)?;
+        self.submit()
     }
 
-    /// Drops what the ring kept for a request that has ended by itself.
-    pub fn forget(&mut self, token: u64) {
-        self.timespecs.remove(&token);
+    pub fn cancel_futex(&mut self, token: Token) {
+        self.cancel(token);
+    }
+
+    /// Turns one completion queue entry into what the engine hears, if
+    /// anything; re-arms what the kernel ended and level semantics need.
+    fn translate(&mut self, token: Token, result: i32, flags: u32, out: &mut Vec<Completion>) {
+        let more = cqueue::more(flags);
+        let Some(a) = self.armed.get(&token).copied() else {
+            // A futex wait (not in `armed`): woken, refused, or cancelled.
+            let outcome = match result {
+                r if r >= 0 => Outcome::Woken,
+                r if r == -libc::ECANCELED => return,
+                r => Outcome::Failed(Errno(r.saturating_neg())),
+            };
+            out.push(Completion { token, outcome });
+            return;
+        };
+        let transient = matches!(
+            result.saturating_neg(),
+            libc::ENOBUFS | libc::EAGAIN | libc::ECANCELED | libc::EINTR
+        );
+        let outcome = if result < 0 {
+            if transient && result != -libc::ECANCELED {
+                None
+            } else if result == -libc::ECANCELED {
+                // Cancelled by the kernel (not by us: ours are unwatched):
+                // re-arm below.
+                None
+            } else {
+                self.armed.remove(&token);
+                self.identity.remove(a.fd);
+                out.push(Completion {
+                    token,
+                    outcome: Outcome::Failed(Errno(result.saturating_neg())),
+                });
+                return;
+            }
+        } else if a.watch == Watch::KernelRead {
+            match (cqueue::buffer_select(flags), &mut self.bufs) {
+                (Some(bid), Some(bufs)) if result == 8 => bufs.take(bid).map(Outcome::Count),
+                (Some(bid), Some(bufs)) => {
+                    let _ = bufs.take(bid);
+                    None
+                }
+                _ => None,
+            }
+        } else {
+            Some(Outcome::Ready(result as u32))
+        };
+        if let Some(outcome) = outcome {
+            out.push(Completion { token, outcome });
+        }
+        if !more {
+            // A one-shot poll reported, or the kernel ended a multishot
+            // request: watch again (submitted with the next enter).
+            let _ = self.push(self.arm_entry(a).user_data(token));
+        }
     }
 
     /// Moves up to `max` completions into `out`; returns how many the
     /// kernel reports it had to drop since the last call (only when it ran
     /// out of memory for its overflow list).
     pub fn reap(&mut self, out: &mut Vec<Completion>, max: usize) -> Result<u64, Errno> {
+        let mut raw = std::mem::take(&mut self.cqes);
+        raw.clear();
         loop {
             {
                 let mut cq = self.ring.completion();
                 for cqe in &mut cq {
-                    if cqe.user_data() == CANCEL {
-                        continue;
+                    if cqe.user_data() != CANCEL {
+                        raw.push((cqe.user_data(), cqe.result(), cqe.flags()));
                     }
-                    let data = match (cqueue::buffer_select(cqe.flags()), &mut self.bufs) {
-                        (Some(bid), Some(bufs)) => Some(bufs.take(bid)),
-                        _ => None,
-                    };
-                    out.push(Completion {
-                        token: cqe.user_data(),
-                        result: cqe.result(),
-                        more: cqueue::more(cqe.flags()),
-                        data,
-                    });
-                    if out.len() >= max {
+                    if raw.len() >= max {
                         break;
                     }
                 }
             }
-            if let Some(bufs) = &self.bufs {
-                bufs.publish();
-            }
-            if out.len() >= max || !self.ring.submission().cq_overflow() {
+            let cq_overflow = self.ring.submission().cq_overflow();
+            if raw.len() >= max || !cq_overflow {
                 break;
             }
             // The queue is drained and the kernel holds overflowed
@@ -400,10 +476,17 @@ impl Uring {
                 break;
             }
         }
+        for &(token, result, flags) in &raw {
+            self.translate(token, result, flags, out);
+        }
+        self.cqes = raw;
+        if let Some(bufs) = &self.bufs {
+            bufs.publish();
+        }
         let dropped = self.ring.completion().overflow();
         let lost = dropped.wrapping_sub(self.dropped_seen);
         self.dropped_seen = dropped;
-        Ok(lost as u64)
+        Ok(u64::from(lost))
     }
 
     /// Submits queued requests and sleeps until one completion or the
@@ -413,8 +496,8 @@ impl Uring {
             None => self.ring.submit_and_wait(1),
             Some(t) => {
                 let ts = types::Timespec::new()
-                    .sec(t.tv_sec as u64)
-                    .nsec(t.tv_nsec as u32);
+                    .sec(u64::try_from(t.tv_sec).unwrap_or(0))
+                    .nsec(u32::try_from(t.tv_nsec).unwrap_or(0));
                 let args = types::SubmitArgs::new().timespec(&ts);
                 self.ring.submitter().submit_with_args(1, &args)
             }

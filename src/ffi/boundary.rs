@@ -1,0 +1,66 @@
+//! The one boundary mechanism every exported function goes through: run
+//! the safe Rust call, then turn its `Result` into the C convention for the
+//! function's return type — the value with `errno` exactly as the caller
+//! had it, or the type's failure value (-1, NULL, nothing) with `errno` set.
+//! Every call first reclaims eventfs registrations whose descriptor was
+//! closed ([`Reclaim::Yes`]), except the ring's hot path.
+
+use crate::errno::{self, Errno};
+use libc::c_int;
+
+/// What a C function returns when it fails.
+pub(crate) trait Failure {
+    fn failure() -> Self;
+}
+
+impl Failure for c_int {
+    fn failure() -> c_int {
+        -1
+    }
+}
+
+impl<T> Failure for *mut T {
+    fn failure() -> *mut T {
+        core::ptr::null_mut()
+    }
+}
+
+impl<T> Failure for *const T {
+    fn failure() -> *const T {
+        core::ptr::null()
+    }
+}
+
+impl Failure for () {
+    fn failure() {}
+}
+
+/// Whether a call starts with the eventfs reclaim.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reclaim {
+    Yes,
+    /// `evfd_ring_peek`, `evfd_ring_wait`, `evfd_ring_post`: reclaiming
+    /// costs a system call per live eventfs registration, and `peek`
+    /// promises none while events are pending (post runs on any thread, as
+    /// often as a producer likes). They create no descriptor, so nothing is
+    /// owed to the reclaim there: it happens on the next other evfd call.
+    No,
+}
+
+/// Runs `call` at the C boundary (see the module documentation).
+pub(crate) fn c_call<T: Failure>(reclaim: Reclaim, call: impl FnOnce() -> Result<T, Errno>) -> T {
+    let saved = errno::get();
+    if reclaim == Reclaim::Yes {
+        crate::eventfs::reclaim_closed();
+    }
+    match call() {
+        Ok(value) => {
+            errno::set(saved);
+            value
+        }
+        Err(e) => {
+            errno::set(e.0);
+            T::failure()
+        }
+    }
+}

@@ -1,0 +1,656 @@
+//! The engine: sources, level semantics, signals, timers and event
+//! assembly, over a backend that only arms kernel requests and reports
+//! backend-neutral completions. One consumer thread drives it (see
+//! `Ring::consumer`).
+//!
+//! Where events come from, in the order `collect` takes them: events made
+//! earlier that did not fit in the caller's array, due timers, posts,
+//! sources with more to read, then kernel completions. Timers and posts go
+//! straight into the caller's array; only kernel completions, which can
+//! make several events each, may leave some for the next call.
+
+use super::backend::{Backend, BackendKind};
+use super::completion::{Completion, Outcome};
+use super::event::{Event, KIND_FD, KIND_FUTEX};
+use super::fd_reads::{read_ready, ReadEnd, Reader};
+use super::posts::PostQueue;
+use super::sources::{SourceKind, Sources, Token};
+use super::timers::{Base, Expired, TimerSpec, Timers, BASES};
+use crate::errno::Errno;
+use crate::sys;
+use crate::timer_spec::{Clock, TimerType, When};
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// Internal sources' tokens (user tokens are at least 2^32).
+const TOKEN_NOTIFY: Token = 1;
+const TOKEN_SIGNALFD: Token = 2;
+/// `TOKEN_CLOCK + base`: the kernel timer of each clock.
+const TOKEN_CLOCK: Token = 3;
+
+/// The signals a ring may deliver: 1..=64 but for SIGKILL and SIGSTOP
+/// (which cannot be caught) and glibc's reserved 32 and 33 (as eventfs).
+fn valid_signal(signo: i32) -> bool {
+    (1..=64).contains(&signo)
+        && signo != libc::SIGKILL
+        && signo != libc::SIGSTOP
+        && signo != 32
+        && signo != 33
+}
+
+const POLL_BITS: u32 = (libc::POLLIN
+    | libc::POLLPRI
+    | libc::POLLOUT
+    | libc::POLLRDNORM
+    | libc::POLLRDBAND
+    | libc::POLLWRNORM
+    | libc::POLLWRBAND
+    | libc::POLLRDHUP) as u32;
+
+pub struct Engine {
+    backend: Backend,
+    sources: Sources,
+    timers: Timers,
+    /// Events made from kernel completions that did not fit.
+    pending: VecDeque<Event>,
+    /// Sources the ring reads with more to read than one report allowed.
+    reread: VecDeque<Token>,
+    /// Written by producers (posts) and by the engine to keep
+    /// `evfd_ring_fd` readable.
+    notify: OwnedFd,
+    signalfd: Option<OwnedFd>,
+    sigmask: u64,
+    /// Each signal's registrations, oldest first (index: signal number).
+    signal_regs: Vec<Vec<Token>>,
+    /// The kernel timer of each clock, made on first use.
+    clock_fds: [Option<OwnedFd>; 3],
+    /// Whether the caller asked for `evfd_ring_fd`.
+    fd_exported: bool,
+    /// The notify eventfd was written by the engine and not seen yet.
+    kicked: bool,
+    completions: Vec<Completion>,
+    expired: Vec<Expired>,
+    tokens: Vec<Token>,
+}
+
+impl Engine {
+    pub fn new(entries: u32) -> Result<Engine, Errno> {
+        let notify = sys::kernel_objects::eventfd2(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)?;
+        let mut backend = Backend::new(entries)?;
+        backend.watch(
+            TOKEN_NOTIFY,
+            notify.as_raw_fd(),
+            libc::POLLIN as u32,
+            Reader::Counter,
+        )?;
+        backend.submit()?;
+        Ok(Engine {
+            backend,
+            sources: Sources::new(),
+            timers: Timers::new(),
+            pending: VecDeque::new(),
+            reread: VecDeque::new(),
+            notify,
+            signalfd: None,
+            sigmask: 0,
+            signal_regs: Vec::new(),
+            clock_fds: [None, None, None],
+            fd_exported: false,
+            kicked: false,
+            completions: Vec::new(),
+            expired: Vec::new(),
+            tokens: Vec::new(),
+        })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    pub fn notify_fd(&self) -> RawFd {
+        self.notify.as_raw_fd()
+    }
+
+    /// In a child after `fork`: threads the backend runs are the parent's.
+    pub fn abandon_threads(&mut self) {
+        self.backend.abandon_threads();
+    }
+
+    // ---- registration ---------------------------------------------------
+
+    pub fn add_fd(&mut self, fd: RawFd, events: u32, udata: u64) -> Result<(), Errno> {
+        if fd < 0 {
+            return Err(Errno::EBADF);
+        }
+        sys::fd_info::fd_flags(fd)?;
+        if events == 0 || events & !POLL_BITS != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // epoll refuses regular files and directories (always "ready");
+        // both backends do, so they behave alike.
+        let mode = sys::fd_info::fd_mode(fd)?;
+        if matches!(mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
+            return Err(Errno(libc::EPERM));
+        }
+        if fd == self.backend.fd() {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(old) = self.sources.by_fd(fd) {
+            let old_events = match self.sources.get(old).map(|s| &s.kind) {
+                Some(SourceKind::Fd { events, .. }) => *events,
+                _ => 0,
+            };
+            if self.backend.same_file(old, fd, old_events) {
+                return Err(Errno(libc::EEXIST));
+            }
+            // The caller closed it without removing it, and the number now
+            // names another file: that source is gone.
+            self.drop_failed(old, Errno::EBADF);
+        }
+        let reader = Reader::of(fd)?;
+        let token = self
+            .sources
+            .insert(udata, SourceKind::Fd { fd, events, reader })?;
+        let watched = self
+            .backend
+            .watch(token, fd, events, reader)
+            .and_then(|_| self.backend.submit());
+        if let Err(e) = watched {
+            self.backend.unwatch(token, fd);
+            self.sources.remove(token);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub fn add_signal(&mut self, signo: i32, udata: u64) -> Result<(), Errno> {
+        if !valid_signal(signo) {
+            return Err(Errno::EINVAL);
+        }
+        let bit = 1u64 << signo.saturating_sub(1).clamp(0, 63);
+        let new_mask = self.sigmask | bit;
+        if self.signalfd.is_none() {
+            let fd = sys::kernel_objects::signalfd4(
+                -1,
+                &new_mask,
+                libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+            )?;
+            // SAFETY: the kernel just created this descriptor for us.
+            let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            let watched = self
+                .backend
+                .watch(
+                    TOKEN_SIGNALFD,
+                    fd.as_raw_fd(),
+                    libc::POLLIN as u32,
+                    Reader::Signalfd,
+                )
+                .and_then(|_| self.backend.submit());
+            if let Err(e) = watched {
+                self.backend.unwatch(TOKEN_SIGNALFD, fd.as_raw_fd());
+                return Err(e);
+            }
+            self.signalfd = Some(fd);
+        } else if new_mask != self.sigmask {
+            let fd = self.signalfd.as_ref().map_or(-1, |f| f.as_raw_fd());
+            sys::kernel_objects::signalfd4(fd, &new_mask, 0)?;
+        }
+        let index = usize::try_from(signo).unwrap_or(0);
+        if self.signal_regs.len() <= index {
+            self.signal_regs.resize_with(65, Vec::new);
+        }
+        let token = self.sources.insert(
+            udata,
+            SourceKind::Signal {
+                signo: signo.unsigned_abs(),
+            },
+        )?;
+        self.sigmask = new_mask;
+        if let Some(regs) = self.signal_regs.get_mut(index) {
+            regs.push(token);
+        }
+        Ok(())
+    }
+
+    pub fn add_timer(
+        &mut self,
+        clock: Clock,
+        kind: TimerType,
+        when: When,
+        udata: u64,
+    ) -> Result<(), Errno> {
+        let token = self
+            .sources
+            .insert(udata, SourceKind::Timer(TimerSpec::new(clock)))?;
+        if let Err(e) = self
+            .arm_timer(token, kind, when)
+            .and_then(|_| self.sync_kernel_timers())
+        {
+            self.timers.disarm(Sources::slot_of(token));
+            self.sources.remove(token);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn arm_timer(&mut self, token: Token, kind: TimerType, when: When) -> Result<(), Errno> {
+        let slot = Sources::slot_of(token);
+        match self.sources.get_mut(token).map(|s| &mut s.kind) {
+            Some(SourceKind::Timer(spec)) => self.timers.arm(slot, spec, kind, when),
+            _ => Err(Errno::ENOENT),
+        }
+    }
+
+    /// Re-arms every timer registered under `udata` (DESIGN §4).
+    pub fn rearm_timer(&mut self, udata: u64, kind: TimerType, when: When) -> Result<(), Errno> {
+        let mut tokens = std::mem::take(&mut self.tokens);
+        self.sources.tokens_of(udata, &mut tokens);
+        tokens.retain(|t| {
+            matches!(
+                self.sources.get(*t).map(|s| &s.kind),
+                Some(SourceKind::Timer(_))
+            )
+        });
+        let result = if tokens.is_empty() {
+            Err(Errno::ENOENT)
+        } else {
+            tokens
+                .iter()
+                .try_for_each(|t| self.arm_timer(*t, kind, when))
+                .and_then(|_| self.sync_kernel_timers())
+        };
+        self.tokens = tokens;
+        result
+    }
+
+    pub fn add_futex(&mut self, uaddr: *const u32, expected: u32, udata: u64) -> Result<(), Errno> {
+        if uaddr.is_null() {
+            return Err(Errno::EFAULT);
+        }
+        if (uaddr as usize) % 4 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let token = self.sources.insert(udata, SourceKind::Futex)?;
+        if let Err(e) = self.backend.wait_futex(token, uaddr, expected) {
+            self.sources.remove(token);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub fn remove(&mut self, udata: u64) -> Result<(), Errno> {
+        let mut tokens = std::mem::take(&mut self.tokens);
+        self.sources.tokens_of(udata, &mut tokens);
+        let found = !tokens.is_empty();
+        for token in &tokens {
+            self.remove_source(*token);
+        }
+        self.tokens = tokens;
+        // Events of its sources not delivered yet are not delivered: after
+        // remove() returns, the udata is silent. A one-shot source whose
+        // event is still held (a small `max`) is not gone for the caller
+        // until then, so removing it succeeds. Posts are not sources.
+        let held = self.pending.len();
+        self.pending.retain(|e| !e.is_from_source(udata));
+        if !found && self.pending.len() == held {
+            return Err(Errno::ENOENT);
+        }
+        self.backend.submit()
+    }
+
+    /// Unregisters one source and stops its kernel request.
+    fn remove_source(&mut self, token: Token) {
+        let Some(source) = self.sources.remove(token) else {
+            return;
+        };
+        match source.kind {
+            SourceKind::Fd { fd, .. } => {
+                self.backend.unwatch(token, fd);
+                self.reread.retain(|t| *t != token);
+            }
+            SourceKind::Signal { signo } => {
+                if let Some(regs) = self.signal_regs.get_mut(signo as usize) {
+                    regs.retain(|t| *t != token);
+                }
+                self.refresh_sigmask();
+            }
+            SourceKind::Timer(_) => self.timers.disarm(Sources::slot_of(token)),
+            SourceKind::Futex => self.backend.cancel_futex(token),
+        }
+    }
+
+    /// A source failed: one event with `errno`, and it is gone.
+    fn drop_failed(&mut self, token: Token, errno: Errno) {
+        let Some(source) = self.sources.get(token) else {
+            return;
+        };
+        let kind = match source.kind {
+            SourceKind::Futex => KIND_FUTEX,
+            _ => KIND_FD,
+        };
+        self.pending
+            .push_back(Event::failed(source.udata, kind, errno.0));
+        self.remove_source(token);
+    }
+
+    fn refresh_sigmask(&mut self) {
+        let mut mask = 0u64;
+        for (signo, regs) in self.signal_regs.iter().enumerate() {
+            if !regs.is_empty() && signo >= 1 {
+                mask |= 1u64 << (signo.saturating_sub(1) & 63);
+            }
+        }
+        if let Some(fd) = &self.signalfd {
+            // Narrowing a mask cannot fail for a valid signalfd; a failure
+            // would only leave extra signals read and dropped.
+            let _ = sys::kernel_objects::signalfd4(fd.as_raw_fd(), &mask, 0);
+        }
+        self.sigmask = mask;
+    }
+
+    /// Sets each clock's kernel timer to its earliest deadline where that
+    /// changed; makes the timer on the clock's first use.
+    fn sync_kernel_timers(&mut self) -> Result<(), Errno> {
+        let changes = self.timers.kernel_changes();
+        for (base, change) in BASES.iter().zip(changes) {
+            let Some(deadline) = change else {
+                continue;
+            };
+            if let Err(e) = self.set_kernel_timer(*base, deadline) {
+                self.timers.kernel_unknown(*base);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_kernel_timer(&mut self, base: Base, deadline: u64) -> Result<(), Errno> {
+        let i = base as usize;
+        if self.clock_fds.get(i).is_some_and(|f| f.is_none()) {
+            if deadline == 0 {
+                return Ok(());
+            }
+            let tfd = sys::kernel_objects::timerfd_create(
+                base.clockid(),
+                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+            )?;
+            let token = TOKEN_CLOCK.saturating_add(i as u64);
+            self.backend
+                .watch(token, tfd.as_raw_fd(), libc::POLLIN as u32, Reader::None)?;
+            if let Err(e) = self.backend.submit() {
+                self.backend.unwatch(token, tfd.as_raw_fd());
+                return Err(e);
+            }
+            if let Some(slot) = self.clock_fds.get_mut(i) {
+                *slot = Some(tfd);
+            }
+        }
+        let Some(Some(tfd)) = self.clock_fds.get(i) else {
+            return Ok(());
+        };
+        let zero = sys::clock::ns_timespec(0);
+        let spec = libc::itimerspec {
+            it_interval: zero,
+            it_value: sys::clock::ns_timespec(deadline),
+        };
+        sys::kernel_objects::timerfd_settime(tfd.as_raw_fd(), libc::TFD_TIMER_ABSTIME, &spec)
+    }
+
+    // ---- delivery ---------------------------------------------------------
+
+    /// Fills `out`; returns how many events it holds. No system call while
+    /// events are pending in user memory (or, on io_uring, in the mapped
+    /// completion queue), except for the reads of ready sources the ring
+    /// reads itself.
+    pub fn collect(&mut self, out: &mut [Event], posts: &PostQueue) -> Result<usize, Errno> {
+        let want = out.len();
+        let mut n = self.take_pending(out);
+        if n < want {
+            n = n.saturating_add(self.deliver_due_timers(out.get_mut(n..).unwrap_or_default()));
+        }
+        if n < want {
+            n = n.saturating_add(posts.take(out.get_mut(n..).unwrap_or_default()));
+        }
+        if n < want {
+            self.process_rereads(want.saturating_sub(n));
+            n = n.saturating_add(self.take_pending(out.get_mut(n..).unwrap_or_default()));
+        }
+        if n < want {
+            self.reap(want.saturating_sub(n))?;
+            n = n.saturating_add(self.take_pending(out.get_mut(n..).unwrap_or_default()));
+        }
+        Ok(n)
+    }
+
+    /// Before the caller sleeps or is told nothing is pending (when a
+    /// system call is fine): moves each clock's kernel timer to its
+    /// earliest deadline where that changed.
+    pub fn settle(&mut self) -> Result<(), Errno> {
+        self.sync_kernel_timers()
+    }
+
+    /// Moves held events into `out`.
+    fn take_pending(&mut self, out: &mut [Event]) -> usize {
+        let n = out.len().min(self.pending.len());
+        for (slot, event) in out.iter_mut().zip(self.pending.drain(..n)) {
+            *slot = event;
+        }
+        n
+    }
+
+    /// Whether events are held in user memory (not counting due timers).
+    pub fn holds_events(&self) -> bool {
+        !self.pending.is_empty() || !self.reread.is_empty()
+    }
+
+    /// Due timers, straight into `out`.
+    fn deliver_due_timers(&mut self, out: &mut [Event]) -> usize {
+        if out.is_empty() || !self.timers.any_armed() {
+            return 0;
+        }
+        let mut expired = std::mem::take(&mut self.expired);
+        expired.clear();
+        let sources = &self.sources;
+        self.timers.pop_due(out.len(), &mut expired, |slot| {
+            sources
+                .token_of_slot(slot)
+                .and_then(|t| sources.get(t))
+                .map_or(0, |s| match &s.kind {
+                    SourceKind::Timer(spec) => spec.period(),
+                    _ => 0,
+                })
+        });
+        let mut n = 0;
+        for e in &expired {
+            let Some(token) = self.sources.token_of_slot(e.slot) else {
+                continue;
+            };
+            let Some(source) = self.sources.get(token) else {
+                continue;
+            };
+            let Some(slot) = out.get_mut(n) else {
+                break;
+            };
+            *slot = Event::timer(source.udata, e.expirations);
+            n = n.saturating_add(1);
+            let periodic = matches!(&source.kind, SourceKind::Timer(s) if s.is_periodic());
+            if !periodic {
+                // Fired and delivered: a one-shot timer is gone.
+                self.sources.remove(token);
+            }
+        }
+        self.expired = expired;
+        n
+    }
+
+    /// Reads again the sources that had more than one report's worth.
+    fn process_rereads(&mut self, want: usize) {
+        let rounds = self.reread.len();
+        for _ in 0..rounds {
+            if self.pending.len() >= want {
+                break;
+            }
+            let Some(token) = self.reread.pop_front() else {
+                break;
+            };
+            self.read_source(token);
+        }
+    }
+
+    /// Takes up to `want` kernel completions and turns them into events
+    /// (one round: a level-triggered source must not be reported twice in
+    /// one call).
+    fn reap(&mut self, want: usize) -> Result<(), Errno> {
+        let mut completions = std::mem::take(&mut self.completions);
+        completions.clear();
+        let lost = self.backend.reap(&mut completions, want.max(16));
+        let lost = match lost {
+            Ok(lost) => lost,
+            Err(e) => {
+                self.completions = completions;
+                return Err(e);
+            }
+        };
+        if lost > 0 {
+            self.pending.push_back(Event::overflow(lost));
+        }
+        for c in &completions {
+            self.complete(c.token, c.outcome);
+        }
+        self.completions = completions;
+        Ok(())
+    }
+
+    /// One completion.
+    fn complete(&mut self, token: Token, outcome: Outcome) {
+        match token {
+            TOKEN_NOTIFY => {
+                self.kicked = false;
+                if let Outcome::Ready(_) = outcome {
+                    // Level-triggered there: reset it (on io_uring the
+                    // kernel read it).
+                    let mut buf = [0u8; 8];
+                    let _ = sys::io::read_nowait(self.notify.as_raw_fd(), &mut buf);
+                }
+                return;
+            }
+            TOKEN_SIGNALFD => {
+                if let Outcome::Ready(_) = outcome {
+                    self.read_source(token);
+                }
+                return;
+            }
+            t if (TOKEN_CLOCK..TOKEN_CLOCK.saturating_add(3)).contains(&t) => {
+                if let Some(base) =
+                    BASES.get(usize::try_from(t.saturating_sub(TOKEN_CLOCK)).unwrap_or(3))
+                {
+                    self.timers.kernel_timer_fired(*base);
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(source) = self.sources.get(token) else {
+            // A removed source's last words.
+            return;
+        };
+        let udata = source.udata;
+        match (&source.kind, outcome) {
+            (SourceKind::Futex, Outcome::Woken) => {
+                self.pending.push_back(Event::futex(udata, 0));
+                self.sources.remove(token);
+            }
+            (SourceKind::Futex, Outcome::Failed(e)) => {
+                self.pending.push_back(Event::futex(udata, e.0));
+                self.sources.remove(token);
+            }
+            (SourceKind::Fd { .. }, Outcome::Failed(e)) => {
+                // The backend watches it no more.
+                self.pending.push_back(Event::failed(udata, KIND_FD, e.0));
+                self.reread.retain(|t| *t != token);
+                self.sources.remove(token);
+            }
+            (SourceKind::Fd { .. }, Outcome::Count(value)) => {
+                self.pending.push_back(Event::fd_count(udata, value));
+            }
+            (SourceKind::Fd { reader, .. }, Outcome::Ready(revents)) => {
+                if reader.reads() && revents & libc::POLLIN as u32 != 0 {
+                    self.read_source(token);
+                } else {
+                    self.pending.push_back(Event::fd_ready(udata, revents));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads what a ready source the ring reads holds: an eventfd, timerfd
+    /// or signalfd added with `add_fd`, or the ring's own signalfd, whose
+    /// records go to every registration of their signal, oldest first.
+    fn read_source(&mut self, token: Token) {
+        let pending = &mut self.pending;
+        let end = if token == TOKEN_SIGNALFD {
+            let Some(fd) = &self.signalfd else {
+                return;
+            };
+            let (sources, regs) = (&self.sources, &self.signal_regs);
+            read_ready(fd.as_raw_fd(), Reader::Signalfd, 0, |event| {
+                let targets = regs
+                    .get(event.signo as usize)
+                    .map_or(&[][..], |r| r.as_slice());
+                for t in targets {
+                    if let Some(s) = sources.get(*t) {
+                        pending.push_back(Event {
+                            udata: s.udata,
+                            ..event
+                        });
+                    }
+                }
+            })
+        } else {
+            let Some(source) = self.sources.get(token) else {
+                return;
+            };
+            let SourceKind::Fd { fd, reader, .. } = source.kind else {
+                return;
+            };
+            read_ready(fd, reader, source.udata, |event| pending.push_back(event))
+        };
+        match end {
+            ReadEnd::Drained => {}
+            ReadEnd::More => self.reread.push_back(token),
+            ReadEnd::Failed(e) if token != TOKEN_SIGNALFD => self.drop_failed(token, e),
+            ReadEnd::Failed(_) => {}
+        }
+    }
+
+    /// Events held in user memory must keep `evfd_ring_fd` readable for a
+    /// caller who polls it: make the notify eventfd (watched by the
+    /// backend) readable once.
+    pub fn keep_fd_readable(&mut self, posts: &PostQueue) -> Result<(), Errno> {
+        if !self.fd_exported || self.kicked {
+            return Ok(());
+        }
+        if self.holds_events() || !posts.is_empty() || self.timers.any_due() {
+            sys::io::write_u64(self.notify.as_raw_fd(), 1)?;
+            self.kicked = true;
+        }
+        Ok(())
+    }
+
+    /// Hands queued requests to the kernel.
+    pub fn submit(&mut self) -> Result<(), Errno> {
+        self.backend.submit()
+    }
+
+    /// Sleeps in the kernel until something completes or `timeout`.
+    pub fn sleep(&mut self, timeout: Option<&libc::timespec>) -> Result<(), Errno> {
+        self.backend.wait(timeout)
+    }
+
+    /// The descriptor that polls readable while events are pending.
+    pub fn export_fd(&mut self) -> RawFd {
+        self.fd_exported = true;
+        self.backend.fd()
+    }
+}

@@ -1,0 +1,98 @@
+//! What the ring reads from a ready fd for the caller: the count of an
+//! eventfd or timerfd, the records of a signalfd (DESIGN §4 `add_fd`), and
+//! how it tells which of those an fd is.
+
+use super::event::Event;
+use crate::errno::Errno;
+use crate::sys;
+use std::os::fd::RawFd;
+
+/// How the ring treats an fd source once it is ready.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reader {
+    /// Report readiness only.
+    None,
+    /// eventfd or timerfd: read the 8-byte count into `value`; one read
+    /// empties it.
+    Counter,
+    /// An `EFD_SEMAPHORE` eventfd: each read takes 1, so read until empty.
+    Semaphore,
+    /// signalfd: read `signalfd_siginfo` records, one event each.
+    Signalfd,
+}
+
+impl Reader {
+    /// The `Reader` for `fd`, from the kind of object it is.
+    pub fn of(fd: RawFd) -> Result<Reader, Errno> {
+        let mut buf = [0u8; 64];
+        let n = sys::fd_info::fd_link(fd, &mut buf).unwrap_or(0);
+        Ok(match buf.get(..n).unwrap_or_default() {
+            b"anon_inode:[eventfd]" => {
+                if sys::fd_info::fdinfo_value(fd, b"eventfd-semaphore:")? == Some(1) {
+                    Reader::Semaphore
+                } else {
+                    Reader::Counter
+                }
+            }
+            b"anon_inode:[timerfd]" => Reader::Counter,
+            b"anon_inode:[signalfd]" => Reader::Signalfd,
+            _ => Reader::None,
+        })
+    }
+
+    /// Whether the ring reads this fd (so reading, not re-polling, ends its
+    /// readiness).
+    pub fn reads(self) -> bool {
+        self != Reader::None
+    }
+}
+
+/// Reads per readiness report before the rest is left for the next call,
+/// so one busy semaphore eventfd or signalfd cannot starve everything else.
+pub const READS_PER_REPORT: usize = 64;
+
+/// How a round of reads ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// Nothing more to read now.
+    Drained,
+    /// `READS_PER_REPORT` reads done and there may be more.
+    More,
+    /// The read failed: the source is gone.
+    Failed(Errno),
+}
+
+/// Reads what ready `fd` holds, at most `READS_PER_REPORT` reads; each
+/// read becomes one event through `emit` (a counter's `Event::fd_count`,
+/// or for a signalfd the siginfo fields, with `udata`).
+pub fn read_ready(fd: RawFd, reader: Reader, udata: u64, mut emit: impl FnMut(Event)) -> ReadEnd {
+    let mut buf = [0u8; 128];
+    let want = if reader == Reader::Signalfd { 128 } else { 8 };
+    for _ in 0..READS_PER_REPORT {
+        let Some(dst) = buf.get_mut(..want) else {
+            return ReadEnd::Drained;
+        };
+        match sys::io::read_nowait(fd, dst) {
+            Ok(8) if reader != Reader::Signalfd => {
+                let mut count = [0u8; 8];
+                count.copy_from_slice(buf.get(..8).unwrap_or(&[0; 8]));
+                emit(Event::fd_count(udata, u64::from_ne_bytes(count)));
+                // One read empties an eventfd or timerfd: no second read
+                // just to hear EAGAIN.
+                if reader == Reader::Counter {
+                    return ReadEnd::Drained;
+                }
+            }
+            Ok(128) if reader == Reader::Signalfd => {
+                // SAFETY: the kernel wrote a whole signalfd_siginfo (128
+                // bytes) into `buf`, which is at least that long.
+                let si: libc::signalfd_siginfo =
+                    unsafe { core::ptr::read_unaligned(buf.as_ptr().cast()) };
+                emit(Event::signal(udata, &si));
+            }
+            Ok(_) | Err(Errno::EAGAIN) => return ReadEnd::Drained,
+            Err(e) => return ReadEnd::Failed(e),
+        }
+    }
+    ReadEnd::More
+}

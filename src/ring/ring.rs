@@ -1,0 +1,214 @@
+//! The public ring: the part any thread may touch (posts) and the
+//! consumer's part (everything else), with the checks every call makes
+//! (fork, the consumer contract) and `wait`'s clock.
+//!
+//! Threads: one consumer thread calls everything except [`Ring::post`],
+//! which any thread may call. The consumer's state sits in an `UnsafeCell`
+//! that only [`Ring::consumer`] hands out, under that contract.
+
+use super::backend::BackendKind;
+use super::engine::Engine;
+use super::event::Event;
+use super::fork;
+use super::posts::PostQueue;
+use crate::errno::Errno;
+use crate::sys;
+use crate::timer_spec::{Clock, TimerType, When};
+use std::cell::UnsafeCell;
+use std::os::fd::RawFd;
+
+pub struct Ring {
+    posts: PostQueue,
+    /// The notify eventfd's number, for producers (owned by the engine).
+    notify_fd: RawFd,
+    generation: u64,
+    backend_kind: BackendKind,
+    engine: UnsafeCell<Engine>,
+}
+
+// SAFETY: `posts` is a thread-safe queue and `notify_fd` a plain number;
+// the engine is only reached through `consumer()`, whose contract (one
+// consumer thread, never concurrently) the C API documents.
+unsafe impl Sync for Ring {}
+// SAFETY: nothing in a ring is tied to the creating thread (the io_uring
+// has no task-bound setup flags; the futex helper threads are the ring's).
+unsafe impl Send for Ring {}
+
+/// The default capacity: 4,096 sources ready at once fit the kernel's
+/// completion queue (twice the submission queue).
+const DEFAULT_ENTRIES: u32 = 2048;
+const MAX_ENTRIES: u32 = 32768;
+
+impl Ring {
+    /// Creates a ring. `entries` is a capacity hint (0 = default), `flags`
+    /// must be 0.
+    pub fn new(entries: u32, flags: u32) -> Result<Ring, Errno> {
+        if flags != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let entries = match entries {
+            0 => DEFAULT_ENTRIES,
+            n => n.min(MAX_ENTRIES),
+        };
+        let generation = fork::generation();
+        let engine = Engine::new(entries)?;
+        Ok(Ring {
+            posts: PostQueue::new(),
+            notify_fd: engine.notify_fd(),
+            generation,
+            backend_kind: engine.kind(),
+            engine: UnsafeCell::new(engine),
+        })
+    }
+
+    fn check_fork(&self) -> Result<(), Errno> {
+        if fork::forked_since(self.generation) {
+            Err(Errno::EINVAL)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.backend_kind
+    }
+
+    /// Queues one user event; any thread. Wakes the consumer only when it
+    /// asked for it.
+    pub fn post(&self, udata: u64, value: u64) -> Result<(), Errno> {
+        self.check_fork()?;
+        if self.posts.push(udata, value) {
+            sys::io::write_u64(self.notify_fd, 1)?;
+        }
+        Ok(())
+    }
+
+    /// The consumer's side, checked against use after fork.
+    ///
+    /// # Safety
+    /// Only the one consumer thread may call this, and never while a
+    /// reference it returned earlier is still in use.
+    #[allow(clippy::mut_from_ref)] // the consumer contract above
+    pub unsafe fn consumer(&self) -> Result<Consumer<'_>, Errno> {
+        self.check_fork()?;
+        Ok(Consumer {
+            // SAFETY: exclusive by the caller's contract.
+            engine: unsafe { &mut *self.engine.get() },
+            posts: &self.posts,
+        })
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if fork::forked_since(self.generation) {
+            // In a child after fork: release only the child's copies of
+            // the descriptors; the helper threads are the parent's.
+            self.engine.get_mut().abandon_threads();
+        }
+    }
+}
+
+/// The consumer state together with the posts queue it drains.
+pub struct Consumer<'a> {
+    engine: &'a mut Engine,
+    posts: &'a PostQueue,
+}
+
+/// A relative timeout as an absolute `CLOCK_MONOTONIC` deadline in
+/// nanoseconds; `None` (wait forever) when it is beyond what the clock can
+/// represent.
+fn deadline_after(timeout: When) -> Option<u64> {
+    let now = sys::clock::now_ns(libc::CLOCK_MONOTONIC);
+    let span = sys::clock::timespec_ns(timeout.sec, timeout.nsec);
+    now.checked_add(span).filter(|d| *d != u64::MAX)
+}
+
+impl Consumer<'_> {
+    pub fn add_fd(&mut self, fd: RawFd, events: u32, udata: u64) -> Result<(), Errno> {
+        self.engine.add_fd(fd, events, udata)
+    }
+
+    pub fn add_signal(&mut self, signo: i32, udata: u64) -> Result<(), Errno> {
+        self.engine.add_signal(signo, udata)
+    }
+
+    pub fn add_timer(
+        &mut self,
+        clock: Clock,
+        kind: TimerType,
+        when: When,
+        udata: u64,
+    ) -> Result<(), Errno> {
+        self.engine.add_timer(clock, kind, when, udata)
+    }
+
+    pub fn rearm_timer(&mut self, udata: u64, kind: TimerType, when: When) -> Result<(), Errno> {
+        self.engine.rearm_timer(udata, kind, when)
+    }
+
+    /// # Safety
+    /// `uaddr` must stay valid (mapped) until the event arrives or the
+    /// source is removed; the kernel reads it.
+    pub unsafe fn add_futex(
+        &mut self,
+        uaddr: *const u32,
+        expected: u32,
+        udata: u64,
+    ) -> Result<(), Errno> {
+        self.engine.add_futex(uaddr, expected, udata)
+    }
+
+    pub fn remove(&mut self, udata: u64) -> Result<(), Errno> {
+        self.engine.remove(udata)
+    }
+
+    /// Copies up to `out.len()` pending events; never blocks.
+    pub fn peek(&mut self, out: &mut [Event]) -> Result<usize, Errno> {
+        let mut n = self.engine.collect(out, self.posts)?;
+        if n == 0 {
+            // Nothing pending in user memory: now a system call is fine, to
+            // submit queued re-arms and flush a kernel-side overflow list.
+            self.engine.submit()?;
+            n = self.engine.collect(out, self.posts)?;
+        }
+        if n == 0 && self.posts.consumer_idle() {
+            // Posts arrived while we asked producers to wake us.
+            n = self.engine.collect(out, self.posts)?;
+        }
+        if n == 0 {
+            self.engine.settle()?;
+        }
+        self.engine.keep_fd_readable(self.posts)?;
+        Ok(n)
+    }
+
+    /// Like `peek`, but waits up to `timeout` (None: forever) for one event.
+    pub fn wait(&mut self, out: &mut [Event], timeout: Option<When>) -> Result<usize, Errno> {
+        let deadline = timeout.and_then(deadline_after);
+        let forever = timeout.is_none() || deadline.is_none();
+        loop {
+            let n = self.peek(out)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            let left = match deadline {
+                Some(d) => {
+                    let now = sys::clock::now_ns(libc::CLOCK_MONOTONIC);
+                    if now >= d {
+                        return Ok(0);
+                    }
+                    Some(sys::clock::ns_timespec(d.saturating_sub(now)))
+                }
+                None if forever => None,
+                None => return Ok(0),
+            };
+            self.engine.sleep(left.as_ref())?;
+        }
+    }
+
+    /// The descriptor that polls readable while events are pending.
+    pub fn fd(&mut self) -> RawFd {
+        self.engine.export_fd()
+    }
+}

@@ -1,0 +1,299 @@
+//! The ring's sources and their indexes: a slab of sources addressed by
+//! tokens (the value the kernel carries back in each completion), an index
+//! by `udata` (several sources may share one) and an index by fd. Adding,
+//! finding and removing are O(1); nothing scans the sources.
+//!
+//! A token is the slot's index in the low 32 bits and the slot's
+//! generation in the high 32 bits, so a completion that arrives for a
+//! source already removed (its slot freed, perhaps reused) names a token
+//! that no longer matches and is ignored. Generations start at 1: tokens
+//! below 2^32 are the ring's own internal sources (see `engine`).
+
+use super::fd_reads::Reader;
+use super::timers::TimerSpec;
+use crate::errno::Errno;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::os::fd::RawFd;
+
+pub type Token = u64;
+
+/// What a source watches.
+pub enum SourceKind {
+    Fd {
+        fd: RawFd,
+        events: u32,
+        reader: Reader,
+    },
+    Signal {
+        signo: u32,
+    },
+    Timer(TimerSpec),
+    Futex,
+}
+
+pub struct Source {
+    pub udata: u64,
+    pub kind: SourceKind,
+    /// The next and previous slot with the same `udata` (NONE: none).
+    next_same: u32,
+    prev_same: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+struct Slot {
+    generation: u32,
+    source: Option<Source>,
+    next_free: u32,
+}
+
+/// A multiplicative hash for integer keys: the keys are the caller's
+/// udatas and fds, and the tables are private, so a fast mixer beats
+/// SipHash's flooding resistance here.
+#[derive(Default)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(n as u64);
+    }
+}
+
+pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+
+#[derive(Default)]
+pub struct Sources {
+    slots: Vec<Slot>,
+    free: u32,
+    by_udata: IntMap<u64, u32>,
+    by_fd: IntMap<RawFd, Token>,
+    count: usize,
+}
+
+fn index_of(token: Token) -> usize {
+    (token & 0xffff_ffff) as usize
+}
+
+fn generation_of(token: Token) -> u32 {
+    (token >> 32) as u32
+}
+
+impl Sources {
+    pub fn new() -> Sources {
+        Sources {
+            free: NONE,
+            ..Sources::default()
+        }
+    }
+
+    /// How many sources are registered.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Registers a source; returns its token. `ENOMEM` past 2^32 - 1
+    /// sources.
+    pub fn insert(&mut self, udata: u64, kind: SourceKind) -> Result<Token, Errno> {
+        let fd = match kind {
+            SourceKind::Fd { fd, .. } => Some(fd),
+            _ => None,
+        };
+        let index = if self.free != NONE {
+            self.free
+        } else {
+            let index = u32::try_from(self.slots.len())
+                .ok()
+                .filter(|i| *i != NONE)
+                .ok_or(Errno::ENOMEM)?;
+            self.slots.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+            self.slots.push(Slot {
+                generation: 1,
+                source: None,
+                next_free: NONE,
+            });
+            self.free = index;
+            index
+        };
+        let head = self.by_udata.get(&udata).copied().unwrap_or(NONE);
+        let slot = self.slots.get_mut(index as usize).ok_or(Errno::ENOMEM)?;
+        self.free = slot.next_free;
+        slot.source = Some(Source {
+            udata,
+            kind,
+            next_same: head,
+            prev_same: NONE,
+        });
+        let token = u64::from(slot.generation) << 32 | u64::from(index);
+        if let Some(next) = self.source_at_mut(head) {
+            next.prev_same = index;
+        }
+        self.by_udata.insert(udata, index);
+        if let Some(fd) = fd {
+            self.by_fd.insert(fd, token);
+        }
+        self.count = self.count.saturating_add(1);
+        Ok(token)
+    }
+
+    fn source_at_mut(&mut self, index: u32) -> Option<&mut Source> {
+        self.slots.get_mut(index as usize)?.source.as_mut()
+    }
+
+    fn source_at(&self, index: u32) -> Option<&Source> {
+        self.slots.get(index as usize)?.source.as_ref()
+    }
+
+    fn token_at(&self, index: u32) -> Option<Token> {
+        let slot = self.slots.get(index as usize)?;
+        slot.source
+            .as_ref()
+            .map(|_| u64::from(slot.generation) << 32 | u64::from(index))
+    }
+
+    /// The source `token` names, if it is still registered.
+    pub fn get(&self, token: Token) -> Option<&Source> {
+        let slot = self.slots.get(index_of(token))?;
+        if slot.generation != generation_of(token) {
+            return None;
+        }
+        slot.source.as_ref()
+    }
+
+    pub fn get_mut(&mut self, token: Token) -> Option<&mut Source> {
+        let slot = self.slots.get_mut(index_of(token))?;
+        if slot.generation != generation_of(token) {
+            return None;
+        }
+        slot.source.as_mut()
+    }
+
+    /// The slot index of a live token (timers keep per-slot state).
+    pub fn slot_of(token: Token) -> u32 {
+        (token & 0xffff_ffff) as u32
+    }
+
+    /// The live token of slot `index`.
+    pub fn token_of_slot(&self, index: u32) -> Option<Token> {
+        self.token_at(index)
+    }
+
+    /// Unregisters the source `token` names; returns it.
+    pub fn remove(&mut self, token: Token) -> Option<Source> {
+        let index = Sources::slot_of(token);
+        let slot = self.slots.get_mut(index_of(token))?;
+        if slot.generation != generation_of(token) {
+            return None;
+        }
+        let source = slot.source.take()?;
+        slot.generation = match slot.generation.wrapping_add(1) {
+            0 => 1,
+            g => g,
+        };
+        slot.next_free = self.free;
+        self.free = index;
+        self.count = self.count.saturating_sub(1);
+        // Unlink from the udata list.
+        match self.source_at_mut(source.prev_same) {
+            Some(prev) => prev.next_same = source.next_same,
+            None => {
+                if source.next_same == NONE {
+                    self.by_udata.remove(&source.udata);
+                } else {
+                    self.by_udata.insert(source.udata, source.next_same);
+                }
+            }
+        }
+        if let Some(next) = self.source_at_mut(source.next_same) {
+            next.prev_same = source.prev_same;
+        }
+        if let SourceKind::Fd { fd, .. } = source.kind {
+            if self.by_fd.get(&fd) == Some(&token) {
+                self.by_fd.remove(&fd);
+            }
+        }
+        Some(source)
+    }
+
+    /// Every token registered with `udata`, newest first, into `out`.
+    pub fn tokens_of(&self, udata: u64, out: &mut Vec<Token>) {
+        out.clear();
+        let mut index = self.by_udata.get(&udata).copied().unwrap_or(NONE);
+        while let (Some(source), Some(token)) = (self.source_at(index), self.token_at(index)) {
+            out.push(token);
+            index = source.next_same;
+        }
+    }
+
+    /// Whether any source has `udata`.
+    #[cfg(test)]
+    pub fn has_udata(&self, udata: u64) -> bool {
+        self.by_udata.contains_key(&udata)
+    }
+
+    /// The source watching `fd`, if any.
+    pub fn by_fd(&self, fd: RawFd) -> Option<Token> {
+        self.by_fd.get(&fd).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn udata_lists_and_stale_tokens() {
+        let mut s = Sources::new();
+        let a = s.insert(7, SourceKind::Futex).unwrap();
+        let b = s.insert(7, SourceKind::Futex).unwrap();
+        let c = s.insert(8, SourceKind::Futex).unwrap();
+        let mut out = Vec::new();
+        s.tokens_of(7, &mut out);
+        assert_eq!(out, vec![b, a]);
+        assert!(s.remove(b).is_some());
+        assert!(s.get(b).is_none(), "a removed token is stale");
+        s.tokens_of(7, &mut out);
+        assert_eq!(out, vec![a]);
+        let d = s.insert(9, SourceKind::Futex).unwrap();
+        assert_ne!(d, b, "a reused slot gets a new generation");
+        assert!(s.get(b).is_none());
+        assert!(s.remove(a).is_some());
+        assert!(!s.has_udata(7));
+        assert_eq!(s.len(), 2);
+        assert!(s.get(c).is_some());
+    }
+
+    #[test]
+    fn fd_index() {
+        let mut s = Sources::new();
+        let reader = Reader::None;
+        let t = s
+            .insert(
+                1,
+                SourceKind::Fd {
+                    fd: 5,
+                    events: 1,
+                    reader,
+                },
+            )
+            .unwrap();
+        assert_eq!(s.by_fd(5), Some(t));
+        s.remove(t);
+        assert_eq!(s.by_fd(5), None);
+    }
+}

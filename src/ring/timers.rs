@@ -1,0 +1,521 @@
+//! The ring's timers, in user space (DESIGN §4): no descriptor per timer
+//! on either backend. Each timer is an entry in a 4-ary min-heap of
+//! deadlines, one heap per kernel clock; the ring arms at most one kernel
+//! timer (a timerfd, `TFD_TIMER_ABSTIME`) per clock, for that clock's
+//! earliest deadline. Due timers are found by reading the clock through the
+//! vDSO, so `peek` delivers them without a system call.
+//!
+//! Which clock a deadline lives on follows the kernel: a relative (`REL`,
+//! `SEQ`) timer on `CLOCK_REALTIME` runs on `CLOCK_MONOTONIC` (clock changes
+//! do not move it, as for a timerfd); an `ABS` timer on `CLOCK_REALTIME`
+//! stays on `CLOCK_REALTIME`, so setting the clock past it fires it at once
+//! (the kernel timer is an absolute `CLOCK_REALTIME` hrtimer);
+//! `CLOCK_BOOTTIME` counts time suspended.
+//!
+//! Every operation is O(log n) in the number of armed timers: add, re-arm
+//! (a key update in place), remove, and pop. The heap keeps the deadline
+//! beside the slot number so sifting touches one array (as libev's 4-heap
+//! does with its cached "at").
+
+use crate::errno::Errno;
+use crate::sys::clock::{now_ns, timespec_ns};
+use crate::timer_spec::{Clock, TimerType, When};
+
+/// The kernel clock a deadline is measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    Monotonic = 0,
+    Realtime = 1,
+    Boottime = 2,
+}
+
+pub const BASES: [Base; 3] = [Base::Monotonic, Base::Realtime, Base::Boottime];
+
+impl Base {
+    pub fn clockid(self) -> libc::c_int {
+        match self {
+            Base::Monotonic => libc::CLOCK_MONOTONIC,
+            Base::Realtime => libc::CLOCK_REALTIME,
+            Base::Boottime => libc::CLOCK_BOOTTIME,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A timer source's settings (kept in its `Source`).
+#[derive(Clone, Copy, Debug)]
+pub struct TimerSpec {
+    /// The clock it was added with (re-arming keeps it).
+    pub clock: Clock,
+    /// Where its current deadline lives.
+    base: Base,
+    /// Nanoseconds between expirations; 0 for a one-shot timer.
+    period: u64,
+}
+
+impl TimerSpec {
+    pub fn new(clock: Clock) -> TimerSpec {
+        TimerSpec {
+            clock,
+            base: Base::Monotonic,
+            period: 0,
+        }
+    }
+
+    pub fn is_periodic(&self) -> bool {
+        self.period != 0
+    }
+
+    /// Nanoseconds between expirations; 0 for a one-shot timer.
+    pub fn period(&self) -> u64 {
+        self.period
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    deadline: u64,
+    slot: u32,
+}
+
+const NOT_ARMED: u32 = u32::MAX;
+const ARITY: usize = 4;
+
+/// One clock's heap. `pos` is shared by the three heaps (a timer is in at
+/// most one), indexed by source slot.
+#[derive(Default)]
+struct Heap {
+    entries: Vec<Entry>,
+}
+
+/// A due timer: its slot and the expirations it reports.
+pub struct Expired {
+    pub slot: u32,
+    pub expirations: u64,
+}
+
+#[derive(Default)]
+pub struct Timers {
+    heaps: [Heap; 3],
+    /// Heap position of each source slot's timer (`NOT_ARMED`: none).
+    pos: Vec<u32>,
+    /// Per clock: the deadline the kernel timer is set to, if armed.
+    kernel_armed: [Option<u64>; 3],
+    /// Per clock: the kernel timer fired (it must be set again, which also
+    /// clears its readiness).
+    kernel_fired: [bool; 3],
+}
+
+impl Timers {
+    pub fn new() -> Timers {
+        Timers::default()
+    }
+
+    /// Arms (or re-arms in place) the timer of source slot `slot` as
+    /// `kind`/`when`; `when` zero disarms it. Updates `spec`.
+    pub fn arm(
+        &mut self,
+        slot: u32,
+        spec: &mut TimerSpec,
+        kind: TimerType,
+        when: When,
+    ) -> Result<(), Errno> {
+        if when.is_zero() {
+            self.disarm(slot);
+            spec.period = 0;
+            return Ok(());
+        }
+        let span = timespec_ns(when.sec, when.nsec);
+        let (base, deadline, period) = match kind {
+            TimerType::Absolute => (base_of_absolute(spec.clock), span, 0),
+            TimerType::Relative | TimerType::Sequential => {
+                let base = base_of_relative(spec.clock);
+                let deadline = now_ns(base.clockid()).saturating_add(span);
+                let period = if kind == TimerType::Sequential {
+                    span
+                } else {
+                    0
+                };
+                (base, deadline, period)
+            }
+        };
+        self.reserve_slot(slot)?;
+        if spec.base != base {
+            self.disarm(slot);
+        }
+        spec.base = base;
+        spec.period = period;
+        let heap = self.heaps.get_mut(base.index()).ok_or(Errno::EINVAL)?;
+        match self.pos.get(slot as usize).copied() {
+            Some(p) if p != NOT_ARMED => heap.update(&mut self.pos, p as usize, deadline),
+            _ => heap.push(&mut self.pos, Entry { deadline, slot })?,
+        }
+        Ok(())
+    }
+
+    fn reserve_slot(&mut self, slot: u32) -> Result<(), Errno> {
+        let need = (slot as usize).saturating_add(1);
+        if self.pos.len() < need {
+            self.pos
+                .try_reserve(need.saturating_sub(self.pos.len()))
+                .map_err(|_| Errno::ENOMEM)?;
+            self.pos.resize(need, NOT_ARMED);
+        }
+        Ok(())
+    }
+
+    /// Takes the timer of `slot` out of its heap (it stays registered).
+    pub fn disarm(&mut self, slot: u32) {
+        let Some(p) = self.pos.get(slot as usize).copied() else {
+            return;
+        };
+        if p == NOT_ARMED {
+            return;
+        }
+        for heap in &mut self.heaps {
+            if heap.entries.get(p as usize).is_some_and(|e| e.slot == slot) {
+                heap.remove(&mut self.pos, p as usize);
+                return;
+            }
+        }
+    }
+
+    /// Whether any timer is armed.
+    pub fn any_armed(&self) -> bool {
+        self.heaps.iter().any(|h| !h.entries.is_empty())
+    }
+
+    /// Pops due timers into `out`, at most `max`; re-inserts periodic ones
+    /// at their next deadline. `period_of` gives a slot's period (0: one
+    /// shot). Reads each clock that has armed timers once.
+    pub fn pop_due(
+        &mut self,
+        max: usize,
+        out: &mut Vec<Expired>,
+        mut period_of: impl FnMut(u32) -> u64,
+    ) {
+        for base in BASES {
+            let Some(heap) = self.heaps.get_mut(base.index()) else {
+                continue;
+            };
+            if heap.entries.is_empty() || out.len() >= max {
+                continue;
+            }
+            let now = now_ns(base.clockid());
+            while out.len() < max {
+                let Some(top) = heap.entries.first().copied() else {
+                    break;
+                };
+                if top.deadline > now {
+                    break;
+                }
+                let period = period_of(top.slot);
+                match now.saturating_sub(top.deadline).checked_div(period) {
+                    None => {
+                        // A one-shot timer (period 0).
+                        heap.remove(&mut self.pos, 0);
+                        out.push(Expired {
+                            slot: top.slot,
+                            expirations: 1,
+                        });
+                    }
+                    Some(missed) => {
+                        // Periods missed count, as a timerfd counts them.
+                        let expirations = missed.saturating_add(1);
+                        let next = top
+                            .deadline
+                            .saturating_add(expirations.saturating_mul(period));
+                        heap.update(&mut self.pos, 0, next);
+                        out.push(Expired {
+                            slot: top.slot,
+                            expirations,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether some armed timer is due now (reads the clocks).
+    pub fn any_due(&self) -> bool {
+        BASES.iter().any(|base| {
+            self.heaps
+                .get(base.index())
+                .and_then(|h| h.entries.first())
+                .is_some_and(|top| top.deadline <= now_ns(base.clockid()))
+        })
+    }
+
+    /// The kernel timer of `base` fired: it must be set again.
+    pub fn kernel_timer_fired(&mut self, base: Base) {
+        if let Some(fired) = self.kernel_fired.get_mut(base.index()) {
+            *fired = true;
+        }
+        if let Some(armed) = self.kernel_armed.get_mut(base.index()) {
+            *armed = None;
+        }
+    }
+
+    /// For each clock whose kernel timer must change, the absolute deadline
+    /// to set (`Some(0)`: disarm). Marks them as set: the caller sets them.
+    /// A kernel timer due later than needed is moved earlier; one due
+    /// earlier is left (it fires, and is then moved on): that saves a
+    /// system call whenever the earliest timer is removed or re-armed later.
+    pub fn kernel_changes(&mut self) -> [Option<u64>; 3] {
+        let mut changes = [None; 3];
+        for base in BASES {
+            let i = base.index();
+            let earliest = self
+                .heaps
+                .get(i)
+                .and_then(|h| h.entries.first())
+                .map(|e| e.deadline.max(1));
+            let armed = self.kernel_armed.get(i).copied().flatten();
+            let fired = self.kernel_fired.get(i).copied().unwrap_or(false);
+            let set = match (earliest, armed) {
+                (Some(d), None) => Some(d),
+                (Some(d), Some(a)) if d < a => Some(d),
+                (None, None) if fired => Some(0),
+                _ => None,
+            };
+            if let Some(d) = set {
+                if let Some(c) = changes.get_mut(i) {
+                    *c = Some(d);
+                }
+                if let Some(a) = self.kernel_armed.get_mut(i) {
+                    *a = (d != 0).then_some(d);
+                }
+                if let Some(f) = self.kernel_fired.get_mut(i) {
+                    *f = false;
+                }
+            }
+        }
+        changes
+    }
+
+    /// Forget what the kernel timers were set to (after a failed set).
+    pub fn kernel_unknown(&mut self, base: Base) {
+        if let Some(a) = self.kernel_armed.get_mut(base.index()) {
+            *a = None;
+        }
+    }
+}
+
+fn base_of_absolute(clock: Clock) -> Base {
+    match clock {
+        Clock::Monotonic => Base::Monotonic,
+        Clock::Realtime => Base::Realtime,
+        Clock::Boottime => Base::Boottime,
+    }
+}
+
+fn base_of_relative(clock: Clock) -> Base {
+    match clock {
+        Clock::Boottime => Base::Boottime,
+        Clock::Monotonic | Clock::Realtime => Base::Monotonic,
+    }
+}
+
+impl Heap {
+    fn set(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+        if let Some(e) = self.entries.get_mut(at) {
+            *e = entry;
+        }
+        if let Some(p) = pos.get_mut(entry.slot as usize) {
+            // Heap positions are below the entry count, itself below
+            // 2^32 (slots are u32).
+            *p = u32::try_from(at).unwrap_or(NOT_ARMED);
+        }
+    }
+
+    fn push(&mut self, pos: &mut [u32], entry: Entry) -> Result<(), Errno> {
+        self.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        self.entries.push(entry);
+        let at = self.entries.len().saturating_sub(1);
+        self.sift_up(pos, at, entry);
+        Ok(())
+    }
+
+    fn update(&mut self, pos: &mut [u32], at: usize, deadline: u64) {
+        let Some(old) = self.entries.get(at).copied() else {
+            return;
+        };
+        let entry = Entry { deadline, ..old };
+        if deadline < old.deadline {
+            self.sift_up(pos, at, entry);
+        } else {
+            self.sift_down(pos, at, entry);
+        }
+    }
+
+    fn remove(&mut self, pos: &mut [u32], at: usize) {
+        let Some(gone) = self.entries.get(at).copied() else {
+            return;
+        };
+        if let Some(p) = pos.get_mut(gone.slot as usize) {
+            *p = NOT_ARMED;
+        }
+        let Some(last) = self.entries.pop() else {
+            return;
+        };
+        if at < self.entries.len() {
+            if last.deadline < gone.deadline {
+                self.sift_up(pos, at, last);
+            } else {
+                self.sift_down(pos, at, last);
+            }
+        }
+    }
+
+    /// Places `entry` at `at` or above it.
+    fn sift_up(&mut self, pos: &mut [u32], mut at: usize, entry: Entry) {
+        while at > 0 {
+            let parent = at.saturating_sub(1) / ARITY;
+            let Some(p) = self.entries.get(parent).copied() else {
+                break;
+            };
+            if p.deadline <= entry.deadline {
+                break;
+            }
+            self.set(pos, at, p);
+            at = parent;
+        }
+        self.set(pos, at, entry);
+    }
+
+    /// Places `entry` at `at` or below it.
+    fn sift_down(&mut self, pos: &mut [u32], mut at: usize, entry: Entry) {
+        loop {
+            let first = at.saturating_mul(ARITY).saturating_add(1);
+            let Some(children) = self.entries.get(first..) else {
+                break;
+            };
+            let mut best: Option<(usize, Entry)> = None;
+            for (i, child) in children.iter().take(ARITY).enumerate() {
+                if best.map_or(true, |(_, b)| child.deadline < b.deadline) {
+                    best = Some((first.saturating_add(i), *child));
+                }
+            }
+            match best {
+                Some((child_at, child)) if child.deadline < entry.deadline => {
+                    self.set(pos, at, child);
+                    at = child_at;
+                }
+                _ => break,
+            }
+        }
+        self.set(pos, at, entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )]
+    use super::*;
+
+    fn check_heap(t: &Timers) {
+        for h in &t.heaps {
+            for (i, e) in h.entries.iter().enumerate() {
+                assert_eq!(t.pos[e.slot as usize] as usize, i);
+                if i > 0 {
+                    assert!(h.entries[(i - 1) / ARITY].deadline <= e.deadline);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn heap_order_with_updates_and_removals() {
+        let mut t = Timers::new();
+        let mut specs: Vec<TimerSpec> =
+            (0..500).map(|_| TimerSpec::new(Clock::Monotonic)).collect();
+        let mut x: u64 = 12345;
+        for (slot, spec) in specs.iter_mut().enumerate() {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let when = When::new(1_000_000 + (x >> 40) as i64 % 1000, 0).unwrap();
+            t.arm(slot as u32, spec, TimerType::Absolute, when).unwrap();
+        }
+        check_heap(&t);
+        for slot in (0..500).step_by(3) {
+            let when = When::new(2_000_000 - slot as i64, 0).unwrap();
+            t.arm(slot, &mut specs[slot as usize], TimerType::Absolute, when)
+                .unwrap();
+        }
+        check_heap(&t);
+        for slot in (1..500).step_by(7) {
+            t.disarm(slot);
+        }
+        check_heap(&t);
+        let mut last = 0;
+        while let Some(top) = t.heaps[0].entries.first().copied() {
+            assert!(top.deadline >= last);
+            last = top.deadline;
+            t.heaps[0].remove(&mut t.pos, 0);
+            check_heap(&t);
+        }
+    }
+
+    #[test]
+    fn periodic_counts_missed_periods() {
+        let mut t = Timers::new();
+        let mut spec = TimerSpec::new(Clock::Monotonic);
+        // 1 ms period, armed as if 5.5 periods ago.
+        t.arm(
+            0,
+            &mut spec,
+            TimerType::Sequential,
+            When::new(0, 1_000_000).unwrap(),
+        )
+        .unwrap();
+        let now = now_ns(libc::CLOCK_MONOTONIC);
+        t.heaps[0].update(&mut t.pos, 0, now - 5_500_000);
+        let mut out = Vec::new();
+        t.pop_due(8, &mut out, |_| 1_000_000);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].expirations >= 6, "{}", out[0].expirations);
+        assert!(t.heaps[0].entries[0].deadline > now);
+    }
+
+    #[test]
+    fn realtime_relative_runs_on_monotonic() {
+        let mut t = Timers::new();
+        let mut rel = TimerSpec::new(Clock::Realtime);
+        t.arm(0, &mut rel, TimerType::Relative, When::new(5, 0).unwrap())
+            .unwrap();
+        assert_eq!(rel.base, Base::Monotonic);
+        let mut abs = TimerSpec::new(Clock::Realtime);
+        t.arm(1, &mut abs, TimerType::Absolute, When::new(5, 0).unwrap())
+            .unwrap();
+        assert_eq!(abs.base, Base::Realtime);
+        let mut boot = TimerSpec::new(Clock::Boottime);
+        t.arm(
+            2,
+            &mut boot,
+            TimerType::Sequential,
+            When::new(5, 0).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(boot.base, Base::Boottime);
+    }
+
+    #[test]
+    fn extreme_when_saturates() {
+        let mut t = Timers::new();
+        let mut spec = TimerSpec::new(Clock::Monotonic);
+        let when = When::new(i64::MAX, 999_999_999).unwrap();
+        t.arm(0, &mut spec, TimerType::Sequential, when).unwrap();
+        assert_eq!(t.heaps[0].entries[0].deadline, u64::MAX);
+        let mut out = Vec::new();
+        t.pop_due(8, &mut out, |_| u64::MAX);
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,44 @@
+//! ThreadSanitizer sees a C program's mallocs and frees but not this
+//! library's (uninstrumented) atomics, so a post allocated by one thread and
+//! freed by the consumer looks like a race to it. When the program runs
+//! under TSan, its runtime exports `__tsan_release`/`__tsan_acquire`: the
+//! posts queue tells it about the happens-before edge it creates. Elsewhere
+//! the symbols are absent and this costs one relaxed load.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+type Annotate = unsafe extern "C" fn(*const libc::c_void);
+
+/// 0: not looked up yet; 1: absent; else the two function addresses.
+static RELEASE: AtomicUsize = AtomicUsize::new(0);
+static ACQUIRE: AtomicUsize = AtomicUsize::new(0);
+
+fn lookup(slot: &AtomicUsize, name: &core::ffi::CStr) -> Option<Annotate> {
+    let mut addr = slot.load(Ordering::Relaxed);
+    if addr == 0 {
+        // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches
+        // the whole process.
+        let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as usize;
+        addr = if found == 0 { 1 } else { found };
+        slot.store(addr, Ordering::Relaxed);
+    }
+    if addr == 1 {
+        None
+    } else {
+        // SAFETY: the address is TSan's exported function of this type.
+        Some(unsafe { core::mem::transmute::<usize, Annotate>(addr) })
+    }
+}
+
+pub fn release<T>(addr: &T) {
+    if let Some(f) = lookup(&RELEASE, c"__tsan_release") {
+        // SAFETY: TSan only uses the address as a key.
+        unsafe { f((addr as *const T).cast()) }
+    }
+}
+
+pub fn acquire<T>(addr: &T) {
+    if let Some(f) = lookup(&ACQUIRE, c"__tsan_acquire") {
+        // SAFETY: as in `release`.
+        unsafe { f((addr as *const T).cast()) }
+    }
+}
