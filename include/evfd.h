@@ -222,10 +222,11 @@ int evfd_eventfd(unsigned int count);
 struct evfd_ring *evfd_ring_new(unsigned int entries, unsigned int flags);
 
 /*
- Frees a ring: cancels every source and closes every descriptor the ring
- holds. NULL is a no-op. In a child process after `fork()`, this is the
- only ring call allowed: it releases the child's copies without
- touching the parent's ring.
+ Frees a ring: cancels every source, ends the ring's helper threads and
+ closes every descriptor the ring holds. NULL is a no-op. In a child
+ process after `fork()`, this is the only ring call allowed: it releases
+ the child's copies without touching the parent's ring. `errno` is left
+ as it was.
 
  # Safety
  A non-NULL `ring` came from `evfd_ring_new`, is not freed, and no other
@@ -259,7 +260,8 @@ int evfd_ring_add_fd(struct evfd_ring *ring, int fd, uint32_t events, uint64_t u
  Several registrations of one signal each get every delivery.
 
  Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
- if `signo` is not 1 to 64, is `SIGKILL` or `SIGSTOP`, or in a child after
+ if `signo` is not 1 to 64, is `SIGKILL`, `SIGSTOP`, 32 or 33 (reserved by
+ glibc, refused as by `evfd_eventfs_signalfd`), or in a child after
  `fork()`; `EMFILE`, `ENFILE`, `ENOMEM`.
 
  # Safety
@@ -269,15 +271,21 @@ int evfd_ring_add_signal(struct evfd_ring *ring, int signo, uint64_t udata);
 
 /*
  Adds a timer on `clockid` (`CLOCK_MONOTONIC`, `CLOCK_REALTIME`,
- `CLOCK_BOOTTIME`): `EVFD_TIMER_REL` fires once `when` from now,
- `EVFD_TIMER_ABS` once at `when`, both then removed; `EVFD_TIMER_SEQ`
- fires every `when` until removed. Each expiration is an
- `EVFD_KIND_TIMER` event whose `value` counts expirations.
+ `CLOCK_BOOTTIME`), with no descriptor of its own: `EVFD_TIMER_REL` fires
+ once `when` from now, `EVFD_TIMER_ABS` once at `when`, both then
+ removed; `EVFD_TIMER_SEQ` fires every `when` until removed. A zero
+ `when` adds the timer disarmed (`evfd_ring_rearm_timer` arms it). Each
+ expiration is an `EVFD_KIND_TIMER` event whose `value` counts the
+ expirations since the timer's last event (periods missed included).
+ The arguments are checked as `evfd_timerfd` checks them, in the same
+ order.
 
- Returns 0, or -1 with `errno` set: `EFAULT` if `ring` or `when` is NULL;
- `EINVAL` if `timertype` or `clockid` is not one of those, if `when` is
- zero, has a negative `tv_sec` or a `tv_nsec` outside 0 to 999999999, or
- in a child after `fork()`; `EMFILE`, `ENFILE`, `ENOMEM`.
+ Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
+ if `timertype` is not one of those, then if `clockid` is not; `EFAULT`
+ if `when` is NULL; `EINVAL` if `when` has a negative `tv_sec` or a
+ `tv_nsec` outside 0 to 999999999, or in a child after `fork()`;
+ `EMFILE`, `ENFILE` if the clock's one kernel timer cannot be made;
+ `ENOMEM`.
 
  # Safety
  A non-NULL `ring` is a live ring used by this thread only; a non-NULL
@@ -290,6 +298,29 @@ int evfd_ring_add_timer(struct evfd_ring *ring,
                         uint64_t udata);
 
 /*
+ Re-arms, in place, every timer registered under `udata`, as
+ `timertype` and `when` on the clock it was added with (as
+ `evfd_timerfd(ufd, ...)` re-arms a timerfd); a zero `when` disarms it:
+ it stays registered and fires no more until re-armed. Expirations not
+ yet delivered are discarded. Costs about as much as adding a timer.
+
+ Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
+ if `timertype` is not `EVFD_TIMER_REL`, `EVFD_TIMER_ABS` or
+ `EVFD_TIMER_SEQ`; `EFAULT` if `when` is NULL; `EINVAL` if `when` has a
+ negative `tv_sec` or a `tv_nsec` outside 0 to 999999999, or in a child
+ after `fork()`; `ENOENT` if `udata` names no timer (a one-shot timer
+ whose event was delivered is gone); `EMFILE`, `ENFILE`, `ENOMEM`.
+
+ # Safety
+ A non-NULL `ring` is a live ring used by this thread only; a non-NULL
+ `when` points to a readable `struct timespec`.
+ */
+int evfd_ring_rearm_timer(struct evfd_ring *ring,
+                          uint64_t udata,
+                          int timertype,
+                          const struct timespec *when);
+
+/*
  Waits once for a private `FUTEX_WAKE` on `uaddr`: one `EVFD_KIND_FUTEX`
  event when woken, or one with `error = EAGAIN` if `*uaddr != expected`
  when the wait is armed. One-shot: add again to wait again. The word must
@@ -297,8 +328,9 @@ int evfd_ring_add_timer(struct evfd_ring *ring,
 
  Returns 0, or -1 with `errno` set: `EFAULT` if `ring` or `uaddr` is
  NULL; `EINVAL` if `uaddr` is not 4-byte aligned, or in a child after
- `fork()`; `ENOSYS` on the epoll backend, which has no sound way to wait
- for a futex; `ENOMEM`.
+ `fork()`; `ENOSYS` if the kernel has neither `IORING_OP_FUTEX_WAIT` (on
+ io_uring) nor `futex_waitv` (on epoll, where helper threads of the ring
+ wait); `EAGAIN` if such a thread cannot be made; `ENOMEM`.
 
  # Safety
  A non-NULL `ring` is a live ring used by this thread only; `uaddr` stays
@@ -353,7 +385,9 @@ int evfd_ring_peek(struct evfd_ring *ring, struct evfd_event *out, unsigned int 
 
 /*
  Like `evfd_ring_peek`, but waits until at least one event is pending or
- `timeout` (relative; NULL waits forever) has passed.
+ `timeout` (relative; NULL waits forever) has passed. Any valid
+ `timeout` is accepted, however large: beyond what the clock can
+ represent it waits forever.
 
  Returns the count (0 on timeout), or -1 with `errno` set: `EINTR` if a
  signal handler ran; `EFAULT` if `ring` or `out` is NULL; `EINVAL` if
