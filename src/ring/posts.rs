@@ -146,21 +146,22 @@ impl PostQueue {
     /// Copies posts, oldest first per producer, into `out`; returns how
     /// many. Consumer only.
     pub fn take(&self, out: &mut [Event]) -> usize {
-        // SAFETY: consumer only (this method's contract, kept by Consumer).
+        // SAFETY: consumer only (this method's contract, kept by Engine).
         let spill = unsafe { &mut *self.spill.get() };
         let mut n = 0;
-        for slot in out.iter_mut() {
-            let Some((udata, value)) = spill.pop_front().or_else(|| self.take_one()) else {
-                break;
-            };
-            *slot = Event::user(udata, value);
-            n += 1;
+        loop {
+            for slot in out.iter_mut().skip(n) {
+                let Some((udata, value)) = spill.pop_front().or_else(|| self.take_one()) else {
+                    break;
+                };
+                *slot = Event::user(udata, value);
+                n = n.saturating_add(1);
+            }
+            let room = n < out.len() && spill.is_empty();
+            if !room || !self.overflowing.load(Ordering::Acquire) || !self.take_overflow(spill) {
+                return n;
+            }
         }
-        if n < out.len() && spill.is_empty() && self.overflowing.load(Ordering::Acquire) {
-            self.take_overflow(spill);
-            n += self.take(out.get_mut(n..).unwrap_or_default());
-        }
-        n
     }
 
     /// The next published slot, if any.
@@ -185,14 +186,16 @@ impl PostQueue {
     /// Moves the overflow list into `spill`, once no post claimed in the
     /// lock-free ring is still unread: a producer's posts in the ring came
     /// before its posts in the list, which is delivered after them.
-    fn take_overflow(&self, spill: &mut VecDeque<(u64, u64)>) {
+    /// Returns whether it took any.
+    fn take_overflow(&self, spill: &mut VecDeque<(u64, u64)>) -> bool {
         if self.enqueue.load(Ordering::Acquire) != self.dequeue.load(Ordering::Relaxed) {
-            return;
+            return false;
         }
         let mut list = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
         tsan::acquire(&self.overflow);
         std::mem::swap(spill, &mut list);
         self.overflowing.store(false, Ordering::Release);
+        !spill.is_empty()
     }
 
     /// Whether no post is waiting. Consumer only.
