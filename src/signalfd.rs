@@ -56,21 +56,12 @@ pub const GLIBC_FLAGS: c_int = libc::SFD_NONBLOCK | libc::SFD_CLOEXEC;
 
 // The dispatch is only unambiguous because no flag combination is a valid
 // masksize (on MIPS SFD_NONBLOCK is 0x80, which would collide).
-const _: () = {
-    let combos = [
-        libc::SFD_NONBLOCK as usize,
-        libc::SFD_CLOEXEC as usize,
-        GLIBC_FLAGS as usize,
-    ];
-    let mut i = 0;
-    while i < combos.len() {
-        assert!(
-            combos[i] > MAX_MASKSIZE,
-            "an SFD_ flag falls in the masksize range"
-        );
-        i += 1;
-    }
-};
+const _: () = assert!(
+    libc::SFD_NONBLOCK as usize > MAX_MASKSIZE
+        && libc::SFD_CLOEXEC as usize > MAX_MASKSIZE
+        && GLIBC_FLAGS as usize > MAX_MASKSIZE,
+    "an SFD_ flag falls in the masksize range"
+);
 
 /// What the third argument of the unprefixed `signalfd` means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -96,6 +96,7 @@ pub fn clock_of(fd: RawFd) -> Result<c_int, Errno> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

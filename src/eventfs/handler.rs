@@ -177,8 +177,9 @@ pub const COMPARE_MISSING: u8 = 3;
 
 /// The table entry for `sig`, if it is one evfd can register.
 pub fn state(sig: c_int) -> Option<&'static SignalState> {
-    if sig >= 1 && (sig as usize) <= MAX_SIGNAL {
-        Some(&SIGNALS[sig as usize])
+    // Entry 0 is no signal; the table ends at MAX_SIGNAL.
+    if sig >= 1 {
+        SIGNALS.get(sig as usize)
     } else {
         None
     }

@@ -153,7 +153,7 @@ pub fn register(signal: c_int, exclusive: bool) -> Result<RawFd, Errno> {
     check_signal(signal, exclusive)?;
     let mut guard = lock();
     reclaim_locked(&mut guard);
-    let state = &SIGNALS[signal as usize];
+    let state = handler::state(signal).ok_or(Errno::EINVAL)?;
     let slot = state
         .slots
         .iter()
@@ -196,11 +196,11 @@ fn reclaim_locked(guard: &mut Guard) {
         0
     };
     for (signal, state) in SIGNALS.iter().enumerate().skip(1) {
-        let mut live = 0;
+        let mut any_live = false;
         for slot in state.slots.iter().filter(|slot| slot.in_use()) {
             let (user, internal, _) = slot.registration();
             if still_registered(task, user, internal) {
-                live += 1;
+                any_live = true;
                 continue;
             }
             let internal = slot.retire();
@@ -213,7 +213,7 @@ fn reclaim_locked(guard: &mut Guard) {
             }
             LIVE.fetch_sub(1, Ordering::SeqCst);
         }
-        if live == 0 && state.is_installed() {
+        if !any_live && state.is_installed() {
             uninstall(guard, signal as c_int, state);
         }
     }
@@ -319,8 +319,14 @@ fn ensure_installed(guard: &mut Guard, signal: c_int, state: &SignalState) -> Re
         return Ok(());
     }
     let ours = evfd_action(signal, &current);
+    // `signal` passed check_signal: the entry exists.
+    let recorded = guard
+        .registry()
+        .previous
+        .get_mut(signal as usize)
+        .ok_or(Errno::EINVAL)?;
+    *recorded = current;
     state.set_previous(current.sa_sigaction, current.sa_flags);
-    guard.registry().previous[signal as usize] = current;
     sys::signal_safe::sigaction(signal, Some(&ours), None)?;
     state.mark_installed();
     Ok(())
@@ -339,13 +345,16 @@ fn uninstall(guard: &mut Guard, signal: c_int, state: &SignalState) {
     state.mark_uninstalling();
     // SAFETY: all-zero is a valid sigaction for the kernel to fill in.
     let mut current: libc::sigaction = unsafe { core::mem::zeroed() };
-    if sys::signal_safe::sigaction(signal, None, Some(&mut current)).is_ok()
-        && is_evfd_handler(&current)
-    {
-        let mut previous = guard.registry().previous[signal as usize];
-        previous.sa_sigaction = state.previous_handler();
-        if sys::signal_safe::sigaction(signal, Some(&previous), None).is_ok() {
-            restore_without_restorer(signal, &previous);
+    // `signal` indexes SIGNALS, which is as long as `previous`.
+    let recorded = guard.registry().previous.get(signal as usize).copied();
+    if let Some(mut previous) = recorded {
+        if sys::signal_safe::sigaction(signal, None, Some(&mut current)).is_ok()
+            && is_evfd_handler(&current)
+        {
+            previous.sa_sigaction = state.previous_handler();
+            if sys::signal_safe::sigaction(signal, Some(&previous), None).is_ok() {
+                restore_without_restorer(signal, &previous);
+            }
         }
     }
     if let Some(mask) = old_mask {

@@ -43,7 +43,7 @@ pub fn epoll_wait(
             let ms = t
                 .tv_sec
                 .saturating_mul(1000)
-                .saturating_add((t.tv_nsec + 999_999) / 1_000_000);
+                .saturating_add(t.tv_nsec.saturating_add(999_999) / 1_000_000);
             ms.min(c_int::MAX as i64) as c_int
         }
     };

@@ -14,42 +14,57 @@ pub fn fd_flags(fd: RawFd) -> Result<c_int, Errno> {
     check(ret as c_long).map(|f| f as c_int)
 }
 
-/// Reads `/proc/self/fdinfo/<fd>` into `buf` without allocating; returns the
-/// number of bytes read (the kernel's fdinfo text for timerfds is short).
-pub fn read_fdinfo(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut path = [0u8; 40];
-    let prefix = b"/proc/self/fdinfo/";
-    path[..prefix.len()].copy_from_slice(prefix);
-    let mut digits = [0u8; 12];
+/// `/proc/self/fdinfo/<fd>`, NUL-terminated, built without allocating. A
+/// negative `fd` is written as its unsigned value: no such file exists, so
+/// opening it fails with `ENOENT` as for any other number not open.
+fn fdinfo_path(fd: RawFd) -> [u8; 40] {
+    const PREFIX: &[u8] = b"/proc/self/fdinfo/";
+    // u32::MAX has 10 digits: 18 + 10 bytes leave the NUL in place.
+    let mut digits = [0u8; 10];
     let mut n = fd as u32;
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
+    let mut start = digits.len();
+    for (i, slot) in digits.iter_mut().enumerate().rev() {
+        // n % 10 is below 10: the sum is an ASCII digit, nothing wraps.
+        *slot = b'0'.wrapping_add((n % 10) as u8);
         n /= 10;
+        start = i;
         if n == 0 {
             break;
         }
     }
-    for (i, d) in digits[..len].iter().rev().enumerate() {
-        path[prefix.len() + i] = *d;
+    let mut path = [0u8; 40];
+    let text = PREFIX.iter().chain(digits.get(start..).unwrap_or_default());
+    for (slot, byte) in path.iter_mut().zip(text) {
+        *slot = *byte;
     }
-    // SAFETY: `path` is NUL-terminated (zero-initialised beyond the digits).
+    path
+}
+
+/// Reads `/proc/self/fdinfo/<fd>` into `buf` without allocating; returns the
+/// number of bytes read (the kernel's fdinfo text for timerfds is short).
+pub fn read_fdinfo(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let path = fdinfo_path(fd);
+    // SAFETY: `path` is NUL-terminated.
     let raw = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
     let file = check_fd(raw as c_long)?;
-    let mut total = 0;
-    while total < buf.len() {
+    let mut total: usize = 0;
+    loop {
+        let tail = match buf.get_mut(total..) {
+            Some(tail) if !tail.is_empty() => tail,
+            _ => break,
+        };
         // SAFETY: reading into the unfilled tail of `buf`.
         let got = unsafe {
             libc::read(
                 std::os::fd::AsRawFd::as_raw_fd(&file),
-                buf[total..].as_mut_ptr().cast(),
-                buf.len() - total,
+                tail.as_mut_ptr().cast(),
+                tail.len(),
             )
         };
         match check(got as c_long) {
             Ok(0) => break,
-            Ok(k) => total += k as usize,
+            // read() returns at most tail.len(): `total` stays within `buf`.
+            Ok(k) => total = total.saturating_add((k as usize).min(tail.len())),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }
@@ -63,19 +78,20 @@ pub fn read_fdinfo(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
 pub fn fdinfo_value(fd: RawFd, key: &[u8]) -> Result<Option<u64>, Errno> {
     let mut buf = [0u8; 512];
     let len = read_fdinfo(fd, &mut buf)?;
-    Ok(parse_fdinfo_value(&buf[..len], key))
+    Ok(parse_fdinfo_value(buf.get(..len).unwrap_or_default(), key))
 }
 
 /// The decimal value of the first line of `text` that starts with `key`.
 fn parse_fdinfo_value(text: &[u8], key: &[u8]) -> Option<u64> {
     let line = text.split(|&b| b == b'\n').find(|l| l.starts_with(key))?;
-    let digits = line[key.len()..]
+    let digits = line
+        .get(key.len()..)?
         .iter()
         .skip_while(|b| b.is_ascii_whitespace());
     let mut value: u64 = 0;
     let mut any = false;
-    for &b in digits.take_while(|b| b.is_ascii_digit()) {
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    for digit in digits.map_while(|&b| char::from(b).to_digit(10)) {
+        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
         any = true;
     }
     any.then_some(value)
@@ -110,8 +126,23 @@ pub fn fd_mode(fd: RawFd) -> Result<u32, Errno> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
-    use super::parse_fdinfo_value;
+    use super::{fdinfo_path, parse_fdinfo_value};
+
+    #[test]
+    fn fdinfo_paths_are_written() {
+        let text = |fd| {
+            let path = fdinfo_path(fd);
+            let end = path.iter().position(|&b| b == 0).unwrap();
+            String::from_utf8(path[..end].to_vec()).unwrap()
+        };
+        assert_eq!(text(0), "/proc/self/fdinfo/0");
+        assert_eq!(text(7), "/proc/self/fdinfo/7");
+        assert_eq!(text(1234), "/proc/self/fdinfo/1234");
+        assert_eq!(text(i32::MAX), "/proc/self/fdinfo/2147483647");
+        assert_eq!(text(-1), "/proc/self/fdinfo/4294967295");
+    }
 
     #[test]
     fn fdinfo_values_are_parsed() {

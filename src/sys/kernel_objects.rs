@@ -13,6 +13,13 @@ pub type KernelSigset = u64;
 /// The size the kernel's signalfd4 insists on (`_NSIG / 8`).
 pub const KERNEL_SIGSET_SIZE: usize = core::mem::size_of::<KernelSigset>();
 
+/// The bit of signal `sig` in a [`KernelSigset`], or `None` outside 1..=64.
+/// Async-signal-safe (pure arithmetic).
+pub fn sigset_bit(sig: c_int) -> Option<KernelSigset> {
+    let shift = u32::try_from(sig).ok()?.checked_sub(1)?;
+    KernelSigset::from(1u8).checked_shl(shift)
+}
+
 /// `signalfd4(ufd, mask, 8, flags)` where the caller keeps ownership of
 /// `ufd` (the kernel returns `ufd` itself when it is not -1).
 pub fn signalfd4(ufd: RawFd, mask: &KernelSigset, flags: c_int) -> Result<RawFd, Errno> {
@@ -80,4 +87,19 @@ pub fn eventfd2(count: c_uint, flags: c_int) -> Result<OwnedFd, Errno> {
     // SAFETY: plain integer arguments.
     let ret = unsafe { raw_syscall!(libc::SYS_eventfd2, count as c_long, flags as c_long) };
     check_fd(ret?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sigset_bit;
+    use libc::c_int;
+
+    #[test]
+    fn sigset_bits_cover_signals_1_to_64_only() {
+        assert_eq!(sigset_bit(1), Some(1));
+        assert_eq!(sigset_bit(64), Some(1 << 63));
+        for sig in [c_int::MIN, -1, 0, 65, c_int::MAX] {
+            assert_eq!(sigset_bit(sig), None);
+        }
+    }
 }

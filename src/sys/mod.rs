@@ -68,7 +68,8 @@ unsafe fn syscall6(nr: c_long, a: [c_long; 6]) -> Result<c_long, Errno> {
         }
         // The kernel returns -4095..=-1 for errors, anything else is a value.
         if (-4095..0).contains(&ret) {
-            Err(Errno(-ret as c_int))
+            // In -4095..0, so negating cannot wrap and fits a c_int.
+            Err(Errno(ret.wrapping_neg() as c_int))
         } else {
             Ok(ret)
         }
@@ -85,12 +86,22 @@ macro_rules! raw_syscall {
     ($nr:expr $(, $arg:expr)* $(,)?) => {{
         #[allow(clippy::unnecessary_cast)]
         let args = [$(($arg) as c_long,)*];
-        let mut all: [c_long; 6] = [0; 6];
-        all[..args.len()].copy_from_slice(&args);
-        syscall6($nr as c_long, all)
+        syscall6($nr as c_long, $crate::sys::six_args(args))
     }};
 }
 pub(crate) use raw_syscall;
+
+/// `args` padded with zeros to the six a system call takes; more than six
+/// fail to compile.
+#[inline(always)]
+pub(crate) fn six_args<const N: usize>(args: [c_long; N]) -> [c_long; 6] {
+    const { assert!(N <= 6, "a system call takes at most six arguments") };
+    let mut all: [c_long; 6] = [0; 6];
+    for (slot, arg) in all.iter_mut().zip(args) {
+        *slot = arg;
+    }
+    all
+}
 
 fn check_fd(ret: c_long) -> Result<OwnedFd, Errno> {
     let fd = check(ret)? as RawFd;

@@ -3,7 +3,7 @@
 //! system calls or glibc's async-signal-safe `sigaction`; no allocation, no
 //! locks, no cancellation points). The handler calls no other `sys` module.
 
-use super::kernel_objects::{KernelSigset, KERNEL_SIGSET_SIZE};
+use super::kernel_objects::{sigset_bit, KernelSigset, KERNEL_SIGSET_SIZE};
 use super::{check, raw_syscall, syscall6};
 use crate::errno::Errno;
 use libc::{c_int, c_long};
@@ -72,8 +72,11 @@ pub fn eventfd_add_one(fd: RawFd) {
     }
 }
 
+/// Does nothing for a `sig` outside 1..=64.
 fn change_thread_mask(how: c_int, sig: c_int) {
-    let set: KernelSigset = 1 << (sig - 1);
+    let Some(set) = sigset_bit(sig) else {
+        return;
+    };
     // SAFETY: `set` is the kernel's 8-byte signal set; no old set wanted.
     unsafe {
         let _ = raw_syscall!(

@@ -1,6 +1,6 @@
 //! Signal masks and exact dispositions, outside any signal handler.
 
-use super::kernel_objects::{KernelSigset, KERNEL_SIGSET_SIZE};
+use super::kernel_objects::{sigset_bit, KernelSigset, KERNEL_SIGSET_SIZE};
 use super::{raw_syscall, syscall6};
 use crate::errno::Errno;
 use libc::{c_int, c_long};
@@ -39,12 +39,15 @@ pub fn set_default_or_ignore_exactly(
     flags: c_int,
     mask: &libc::sigset_t,
 ) -> Result<(), Errno> {
-    debug_assert!(handler == libc::SIG_DFL || handler == libc::SIG_IGN);
+    if handler != libc::SIG_DFL && handler != libc::SIG_IGN {
+        // A handler needs the restorer this call leaves out.
+        return Err(Errno::EINVAL);
+    }
     let mut bits: KernelSigset = 0;
     for s in 1..=64 {
         // SAFETY: `mask` is a valid sigset_t and `s` is in range.
         if unsafe { libc::sigismember(mask, s) } == 1 {
-            bits |= 1 << (s - 1);
+            bits |= sigset_bit(s).unwrap_or(0);
         }
     }
     let action = KernelSigaction {
