@@ -36,17 +36,6 @@ pub mod errno;
 pub mod eventfd;
 pub mod eventfs;
 pub mod ffi;
-// TEMPORARY: the ring is made lint-clean in the ring v2 rewrite
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unreachable,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_in_result,
-    clippy::panic_in_result_fn
-)]
 pub mod ring;
 pub mod signalfd;
 pub mod sys;

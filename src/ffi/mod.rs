@@ -18,17 +18,6 @@ pub mod fdcalls;
 // Not in evfd.h (cbindgen.toml excludes its names): the 2007 prototypes
 // are in the hand-written <evfd/proposed.h>.
 pub mod preload;
-// TEMPORARY: the ring is made lint-clean in the ring v2 rewrite
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unreachable,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_in_result,
-    clippy::panic_in_result_fn
-)]
 pub mod ring;
 
 /// [`boundary::c_call`] for functions returning `int`, with the eventfs
