@@ -54,7 +54,7 @@ BENCH_QUICK  ?=
 BENCH_BIN    := $(BUILD_DIR)/bench
 BENCH_IS_QUICK := $(filter-out 0,$(BENCH_QUICK))
 BENCH_OUT    := bench/out/$(if $(BENCH_IS_QUICK),quick,full)
-BENCH_PROGS  := overhead latency timers scale ring_bench
+BENCH_PROGS  := overhead latency timers scale ring_bench ring_registration
 BENCH_CFLAGS := -std=c11 -Wall -Wextra -pedantic -O2 -g -Iinclude
 LATENCY_ARGS ?=
 TIMERS_ARGS  ?=

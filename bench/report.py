@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 
-PROGRAMS = ["overhead", "latency", "timers", "scale"]
+PROGRAMS = ["overhead", "latency", "timers", "scale", "ring_registration"]
 FEATURE_OF = {
     "eventfs": "`evfd_eventfs_signalfd` (eventfs branch)",
     "ring": "the event ring `evfd_ring_*` (ring branch)",
@@ -452,6 +452,32 @@ def main():
                   "sources N", "bytes per source", series, xlog=True, ylog=False,
                   note="N >= 1000 only: smaller N is below the resolution of the kB counters"):
         w("![memory per source against N](plots/scale_memory.svg)\n")
+
+    # Ring v2 item 7: registration cost against registered sources.
+    reg = rows(recs, "registration")
+    if reg:
+        w("## Ring registration cost against registered sources\n")
+        w("`bench/ring_registration.c`: thread CPU per operation (median [p25-p75] of "
+          "alternating repetitions) with 64 and with 65,536 sources already registered "
+          "(one-shot timers an hour away). A ratio near 1 shows that nothing scans the "
+          "sources; timers are a 4-ary heap, so re-arming may grow with log n and with "
+          "cache misses. The fd path's cost is the ring finding out what the fd is "
+          "(`/proc/self/fd` and, for an eventfd, its fdinfo), the same at any size.\n")
+        w("| backend | operation | 64 sources (ns) | 65,536 sources (ns) | ratio |")
+        w("|---|---|---|---|---|")
+        for r in reg:
+            if r["sources"] != "64":
+                continue
+            big = [x for x in reg if x["backend"] == r["backend"] and x["op"] == r["op"]
+                   and x["sources"] == "65536"]
+            if not big:
+                continue
+            b = big[0]
+            w("| %s | `%s` | %.0f [%.0f-%.0f] | %.0f [%.0f-%.0f] | %.2f |" % (
+                r["backend"], r["op"], num(r["ns_med"]), num(r["ns_p25"]), num(r["ns_p75"]),
+                num(b["ns_med"]), num(b["ns_p25"]), num(b["ns_p75"]),
+                num(b["ns_med"]) / num(r["ns_med"])))
+        w("")
 
     # The ring against epoll_wait + read: its own report (bench/ring_report.py)
     # is written first into the records and becomes a section here.
