@@ -48,11 +48,19 @@ struct Slot {
     next_free: u32,
 }
 
-/// A multiplicative hash for integer keys: the keys are the caller's
-/// udatas and fds, and the tables are private, so a fast mixer beats
-/// SipHash's flooding resistance here.
+/// A hash for the integer keys of the ring's private tables (udatas, fds,
+/// tokens), shaped for the way hashbrown uses a hash: the low bits pick the
+/// bucket, the top 7 bits are the tag it compares first. The low bits are
+/// the key folded onto itself, so keys that are consecutive or evenly
+/// spaced (indexes, fds, pointers to an array of structs) land in
+/// neighbouring buckets and a run of inserts or lookups stays in cache; the
+/// tag comes from a multiplication, so it still tells keys apart. The
+/// tables are private to one ring and every key is the caller's own, so
+/// flooding resistance (SipHash's point) buys nothing here.
 #[derive(Default)]
 pub struct IntHasher(u64);
+
+const TAG_BITS: u64 = 0xfe00_0000_0000_0000;
 
 impl Hasher for IntHasher {
     fn finish(&self) -> u64 {
@@ -60,16 +68,16 @@ impl Hasher for IntHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.write_u64(u64::from(*b));
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(*b));
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(29);
+        let low = n ^ (n >> 7) ^ (n >> 23);
+        let tag = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = (low & !TAG_BITS) | (tag & TAG_BITS);
     }
     fn write_i32(&mut self, n: i32) {
-        self.write_u64(n as u64);
+        self.write_u64(u64::from(n.unsigned_abs()) ^ u64::from(n < 0) << 40);
     }
 }
 
