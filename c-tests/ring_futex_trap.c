@@ -46,7 +46,12 @@ int main(void) {
     CHECK_EQ(ev.error, 0);
     void *woken;
     CHECK_EQ(pthread_join(t, &woken), 0);
-    CHECK_EQ((long)woken, 1);
+    /* On epoll the ring's helper may be preempted between arming and
+     * sleeping; then the waker's change of the word reaches it first, the
+     * event reports the wake-up (checked above) and the FUTEX_WAKE finds
+     * no waiter (evfd_ring(3), the documented window). */
+    if (!is_epoll(r))
+        CHECK_EQ((long)woken, 1);
     evfd_ring_free(r);
     return 0;
 }

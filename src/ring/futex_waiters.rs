@@ -7,13 +7,18 @@
 //! to cancel a wait. A woken or refused wait is handed to the ring through
 //! a list and one write of an eventfd the epoll set watches.
 //!
-//! Semantics, as io_uring's `FUTEX_WAIT` has them, with one window:
-//! a wait is armed when its thread enters `futex_waitv` with it. If the
-//! word does not hold `expected` then, the event has `error = EAGAIN`.
-//! A `FUTEX_WAKE` that follows a change of the word is therefore never lost
-//! (the wait is refused or woken); a `FUTEX_WAKE` without a change of the
-//! word, issued between `evfd_ring_add_futex` returning and the thread
-//! entering `futex_waitv` (microseconds), is missed.
+//! Semantics, as io_uring's `FUTEX_WAIT` has them, with one window. The
+//! word is compared with `expected` when `add` is called, by the kernel (a
+//! `futex_waitv` that does not sleep): if it differs, the event has
+//! `error = EAGAIN` (`EFAULT` for an unmapped word), as io_uring reports
+//! at submission. Otherwise a helper thread sleeps on it. If the word has
+//! changed by the time the thread enters `futex_waitv`, the change came
+//! after the wait was armed, and in the protocol of every futex user a
+//! `FUTEX_WAKE` follows such a change: the thread reports the wait woken
+//! (`error = 0`; like any futex wake-up, callers re-check the word). So a
+//! wake-up that follows a change of the word is never lost. A `FUTEX_WAKE`
+//! without a change of the word, issued between `add` returning and the
+//! thread's sleep (microseconds), finds no waiter and is missed.
 //!
 //! Removal is synchronous: `cancel` returns only after the thread has left
 //! the `futex_waitv` that held the word, so no wait of a removed source
@@ -28,7 +33,8 @@ use crate::sys;
 use crate::sys::futex::{FutexWaitv, FUTEX2_U32_PRIVATE, FUTEX_WAITV_MAX};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use super::tsan::{Guard, Lock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Caller's words per thread (one entry is the control word).
@@ -49,12 +55,12 @@ struct Helper {
     /// saw on leaving it: the ring waits on this word for `cancel`.
     seen: AtomicU32,
     stop: AtomicBool,
-    waits: Mutex<Vec<Wait>>,
+    waits: Lock<Vec<Wait>>,
 }
 
 /// Results for the ring: (token, 0 or an errno).
 struct Done {
-    list: Mutex<Vec<(Token, i32)>>,
+    list: Lock<Vec<(Token, i32)>>,
     wake: OwnedFd,
 }
 
@@ -63,9 +69,8 @@ pub struct FutexWaiters {
     helpers: Vec<(Arc<Helper>, Option<JoinHandle<()>>)>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A poisoned lock would mean a panic, which aborts: the data is valid.
-    m.lock().unwrap_or_else(|p| p.into_inner())
+fn lock<T>(m: &Lock<T>) -> Guard<'_, T> {
+    m.lock()
 }
 
 /// Whether this kernel has `futex_waitv` (checked once per process with a
@@ -102,7 +107,7 @@ impl FutexWaiters {
         let wake = sys::kernel_objects::eventfd2(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)?;
         Ok(FutexWaiters {
             done: Arc::new(Done {
-                list: Mutex::new(Vec::new()),
+                list: Lock::new(Vec::new()),
                 wake,
             }),
             helpers: Vec::new(),
@@ -124,6 +129,19 @@ impl FutexWaiters {
             uaddr: uaddr as usize,
             expected,
         };
+        // Armed now: the kernel compares the word (without sleeping).
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match sys::futex::futex_waitv(&[entry(&wait)], Some(&zero)) {
+            Err(Errno(libc::ETIMEDOUT)) | Err(Errno::EINTR) | Ok(_) => {}
+            Err(e) => {
+                let mut refused = vec![(token, e.0)];
+                report(&self.done, &mut refused);
+                return Ok(());
+            }
+        }
         let free = self
             .helpers
             .iter()
@@ -140,7 +158,9 @@ impl FutexWaiters {
             waits.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
             waits.push(wait);
         }
-        poke(helper);
+        // Return once the helper is about to sleep on the new set: what is
+        // left of the window is the few instructions into the kernel.
+        wait_seen(helper, poke(helper));
         Ok(())
     }
 
@@ -154,22 +174,9 @@ impl FutexWaiters {
                 waits.len() != before
             };
             if had {
-                let target = poke(helper);
                 // Until the thread has seen the new control value it may
                 // still sleep on the removed word.
-                loop {
-                    let seen = helper.seen.load(Ordering::Acquire);
-                    if seen == target {
-                        break;
-                    }
-                    let word = [FutexWaitv {
-                        val: u64::from(seen),
-                        uaddr: helper.seen.as_ptr() as u64,
-                        flags: FUTEX2_U32_PRIVATE,
-                        reserved: 0,
-                    }];
-                    let _ = sys::futex::futex_waitv(&word, None);
-                }
+                wait_seen(helper, poke(helper));
             }
         }
         // A result already reported for it is dropped by the ring (the
@@ -188,7 +195,7 @@ impl FutexWaiters {
             control: AtomicU32::new(0),
             seen: AtomicU32::new(0),
             stop: AtomicBool::new(false),
-            waits: Mutex::new(Vec::new()),
+            waits: Lock::new(Vec::new()),
         });
         self.helpers.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         let (h, done) = (Arc::clone(&helper), Arc::clone(&self.done));
@@ -236,6 +243,16 @@ fn all_signals() -> libc::sigset_t {
     }
 }
 
+/// The `futex_waitv` entry of a caller's wait.
+fn entry(w: &Wait) -> FutexWaitv {
+    FutexWaitv {
+        val: u64::from(w.expected),
+        uaddr: w.uaddr as u64,
+        flags: FUTEX2_U32_PRIVATE,
+        reserved: 0,
+    }
+}
+
 /// Bumps a helper's control word and wakes it; returns the new value.
 fn poke(helper: &Helper) -> u32 {
     let next = helper
@@ -244,6 +261,24 @@ fn poke(helper: &Helper) -> u32 {
         .wrapping_add(1);
     sys::futex::futex_wake_private(helper.control.as_ptr(), 1);
     next
+}
+
+/// Sleeps until the helper has seen control value `target` (it publishes
+/// each value it is about to sleep with, or leaves with).
+fn wait_seen(helper: &Helper, target: u32) {
+    loop {
+        let seen = helper.seen.load(Ordering::Acquire);
+        if seen == target || helper.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let word = [FutexWaitv {
+            val: u64::from(seen),
+            uaddr: helper.seen.as_ptr() as u64,
+            flags: FUTEX2_U32_PRIVATE,
+            reserved: 0,
+        }];
+        let _ = sys::futex::futex_waitv(&word, None);
+    }
 }
 
 /// Marks `value` as seen and wakes a `cancel` waiting for it.
@@ -280,12 +315,7 @@ fn run(helper: &Helper, done: &Done) {
             reserved: 0,
         });
         for w in lock(&helper.waits).iter() {
-            entries.push(FutexWaitv {
-                val: u64::from(w.expected),
-                uaddr: w.uaddr as u64,
-                flags: FUTEX2_U32_PRIVATE,
-                reserved: 0,
-            });
+            entries.push(entry(w));
             tokens.push(w.token);
         }
         see(helper, control);
@@ -304,9 +334,10 @@ fn run(helper: &Helper, done: &Done) {
             }
             Err(Errno::EAGAIN) => {
                 // Some word did not hold its value: the control word (the
-                // set changed) or caller's words, refused now. The words
-                // read here are those of waits still registered (under the
-                // lock, so a cancelled one is never touched).
+                // set changed) or a caller's word, changed since its wait
+                // was armed, which counts as woken. The words read here
+                // are those of waits still registered (under the lock, so
+                // a cancelled one is never touched).
                 let mut waits = lock(&helper.waits);
                 waits.retain(|w| {
                     // SAFETY: the caller keeps a registered wait's word
@@ -315,7 +346,7 @@ fn run(helper: &Helper, done: &Done) {
                     let now =
                         unsafe { AtomicU32::from_ptr(w.uaddr as *mut u32) }.load(Ordering::Relaxed);
                     if now != w.expected {
-                        results.push((w.token, libc::EAGAIN));
+                        results.push((w.token, 0));
                         false
                     } else {
                         true
@@ -331,14 +362,13 @@ fn run(helper: &Helper, done: &Done) {
                 };
                 let mut waits = lock(&helper.waits);
                 waits.retain(|w| {
-                    let one = [FutexWaitv {
-                        val: u64::from(w.expected),
-                        uaddr: w.uaddr as u64,
-                        flags: FUTEX2_U32_PRIVATE,
-                        reserved: 0,
-                    }];
-                    match sys::futex::futex_waitv(&one, Some(&zero)) {
+                    match sys::futex::futex_waitv(&[entry(w)], Some(&zero)) {
                         Err(Errno(libc::ETIMEDOUT)) | Err(Errno::EINTR) | Ok(_) => true,
+                        // Changed since armed: woken, as above.
+                        Err(Errno::EAGAIN) => {
+                            results.push((w.token, 0));
+                            false
+                        }
                         Err(e) => {
                             results.push((w.token, e.0));
                             false

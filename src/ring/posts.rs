@@ -20,7 +20,6 @@ use super::tsan;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
 
 /// Slots in the lock-free part (a power of two).
 const SLOTS: usize = 1024;
@@ -41,7 +40,7 @@ pub struct PostQueue {
     dequeue: AtomicU64,
     /// Set while producers must append to `overflow`.
     overflowing: AtomicBool,
-    overflow: Mutex<VecDeque<(u64, u64)>>,
+    overflow: tsan::Lock<VecDeque<(u64, u64)>>,
     /// The consumer saw the queue empty and wants a wake-up.
     waiting: AtomicBool,
     /// Posts the consumer took from `overflow` and has not delivered yet
@@ -71,7 +70,7 @@ impl PostQueue {
             enqueue: AtomicU64::new(0),
             dequeue: AtomicU64::new(0),
             overflowing: AtomicBool::new(false),
-            overflow: Mutex::new(VecDeque::new()),
+            overflow: tsan::Lock::new(VecDeque::new()),
             waiting: AtomicBool::new(false),
             spill: UnsafeCell::new(VecDeque::new()),
         }
@@ -126,12 +125,9 @@ impl PostQueue {
     }
 
     fn push_overflow(&self, udata: u64, value: u64) {
-        // A poisoned lock only means a producer panicked (impossible: the
-        // library aborts on panic); the data is still a valid list.
-        let mut list = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = self.overflow.lock();
         self.overflowing.store(true, Ordering::Release);
         list.push_back((udata, value));
-        tsan::release(&self.overflow);
     }
 
     /// After publishing: whether this producer is the one to wake the
@@ -191,8 +187,7 @@ impl PostQueue {
         if self.enqueue.load(Ordering::Acquire) != self.dequeue.load(Ordering::Relaxed) {
             return false;
         }
-        let mut list = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
-        tsan::acquire(&self.overflow);
+        let mut list = self.overflow.lock();
         std::mem::swap(spill, &mut list);
         self.overflowing.store(false, Ordering::Release);
         !spill.is_empty()

@@ -42,3 +42,44 @@ pub fn acquire<T>(addr: &T) {
         unsafe { f((addr as *const T).cast()) }
     }
 }
+
+/// A mutex ThreadSanitizer can see. std's `Mutex` is built on atomics and
+/// futex calls in this (uninstrumented) library, so to TSan two threads
+/// that take turns under it look like a race. This one tells TSan about
+/// each hand-over: acquire after locking, release before unlocking.
+pub struct Lock<T>(std::sync::Mutex<T>);
+
+pub struct Guard<'a, T>(std::sync::MutexGuard<'a, T>, &'a std::sync::Mutex<T>);
+
+impl<T> Lock<T> {
+    pub fn new(value: T) -> Lock<T> {
+        Lock(std::sync::Mutex::new(value))
+    }
+
+    pub fn lock(&self) -> Guard<'_, T> {
+        // A poisoned lock would mean a panic while holding it, which aborts
+        // in this library: the data is intact.
+        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        acquire(&self.0);
+        Guard(guard, &self.0)
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    fn drop(&mut self) {
+        release(self.1);
+    }
+}
+
+impl<T> core::ops::Deref for Guard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
