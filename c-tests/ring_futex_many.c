@@ -55,7 +55,16 @@ int main(void) {
     static struct evfd_event ev[WORDS + DIFFER];
     static unsigned char seen[WORDS];
 
-    for (int i = 0; i < WORDS; i++)
+    if (evfd_ring_add_futex(r, &words[0], 0, 1000) != 0) {
+        /* valgrind 3.19 does not know futex_waitv (syscall 449): to the
+         * program the kernel lacks it, and ENOSYS is the documented answer. */
+        if (errno == ENOSYS && under_valgrind() && is_epoll(r)) {
+            evfd_ring_free(r);
+            SKIP("futex_waitv is ENOSYS under valgrind 3.19");
+        }
+        CHECK(!"evfd_ring_add_futex failed");
+    }
+    for (int i = 1; i < WORDS; i++)
         CHECK_EQ(evfd_ring_add_futex(r, &words[i], 0, 1000 + (uint64_t)i), 0);
     for (int i = 0; i < DIFFER; i++) {
         differ[i] = 1;
