@@ -23,6 +23,7 @@
 //! are made on the first wait, and are joined when the ring is freed.
 
 use super::sources::Token;
+use super::tsan;
 use crate::errno::Errno;
 use crate::sys;
 use crate::sys::futex::{FutexWaitv, FUTEX2_U32_PRIVATE, FUTEX_WAITV_MAX};
@@ -63,9 +64,39 @@ pub struct FutexWaiters {
     helpers: Vec<(Arc<Helper>, Option<JoinHandle<()>>)>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A held lock of the ring and its threads. ThreadSanitizer does not see
+/// std's (uninstrumented) mutex, so the vectors handed across under it
+/// would look like races: the lock tells it of the edge (see [`tsan`]).
+struct Locked<'a, T> {
+    mutex: &'a Mutex<T>,
+    guard: MutexGuard<'a, T>,
+}
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for Locked<'_, T> {
+    fn drop(&mut self) {
+        // Runs before the guard (a field) unlocks.
+        tsan::release(self.mutex);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> Locked<'_, T> {
     // A poisoned lock would mean a panic, which aborts: the data is valid.
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    let guard = m.lock().unwrap_or_else(|p| p.into_inner());
+    tsan::acquire(m);
+    Locked { mutex: m, guard }
 }
 
 /// Whether this kernel has `futex_waitv` (checked once per process with a
