@@ -1,8 +1,9 @@
 /* evfd_ring_add_signal: one EVFD_KIND_SIGNAL event per delivered signal
  * with its full siginfo (sigqueue value, pid, uid, si_code), queued
  * real-time signals not merged, every registration of a signal told,
- * removal, and errors. The kernel's signalfd is the reference: the same
- * signals read from it carry the same fields. */
+ * removal, and errors (signals 32 and 33, which glibc reserves, refused
+ * as evfd_eventfs_signalfd refuses them). The kernel's signalfd is the
+ * reference: the same signals read from it carry the same fields. */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
@@ -120,6 +121,13 @@ int main(void) {
     CHECK_ERR(evfd_ring_add_signal(r, -3, 1), EINVAL);
     CHECK_ERR(evfd_ring_add_signal(r, SIGKILL, 1), EINVAL);
     CHECK_ERR(evfd_ring_add_signal(r, SIGSTOP, 1), EINVAL);
+    /* 32 and 33 are glibc's (thread cancellation, setxid): refused as
+     * evfd_eventfs_signalfd refuses them, with the same errno. */
+    for (int reserved = 32; reserved <= 33; reserved++) {
+        CHECK_ERR(evfd_eventfs_signalfd(reserved, 0), EINVAL);
+        CHECK_ERR(evfd_ring_add_signal(r, reserved, 1), EINVAL);
+    }
+    CHECK_ERR(evfd_ring_remove(r, 1), ENOENT); /* nothing was registered */
     CHECK_NO_LEAK(mid);
 
     evfd_ring_free(r);

@@ -145,10 +145,12 @@ impl Backend {
         }
     }
 
-    /// In a child after `fork`: forget threads that are the parent's.
+    /// In a child after `fork`: forget threads and in-flight requests
+    /// that are the parent's.
     pub fn abandon_threads(&mut self) {
-        if let Backend::Epoll(e) = self {
-            e.abandon_threads();
+        match self {
+            Backend::IoUring(u) => u.abandon(),
+            Backend::Epoll(e) => e.abandon_threads(),
         }
     }
 }

@@ -28,12 +28,12 @@
 //! are made on the first wait, and are joined when the ring is freed.
 
 use super::sources::Token;
+use super::tsan::{Guard, Lock};
 use crate::errno::Errno;
 use crate::sys;
 use crate::sys::futex::{FutexWaitv, FUTEX2_U32_PRIVATE, FUTEX_WAITV_MAX};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use super::tsan::{Guard, Lock};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 

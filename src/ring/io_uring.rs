@@ -153,6 +153,33 @@ impl BufRing {
     }
 }
 
+impl Drop for Uring {
+    /// Closing an io_uring cancels its requests only later, in a kernel
+    /// worker: until then a futex wait of a freed ring would still take a
+    /// FUTEX_WAKE meant for another waiter of the word. Cancelling every
+    /// request now ends those waits before `evfd_ring_free` returns (futex
+    /// and poll requests are cancelled during the submission itself), as
+    /// the epoll backend's helper threads are joined. Before 5.19 the
+    /// kernel refuses "any" (and has no io_uring futex waits either).
+    fn drop(&mut self) {
+        if self.forked {
+            return;
+        }
+        let all = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+            .build()
+            .user_data(CANCEL);
+        // Not `push`: a drop must not loop on a full queue. One submit
+        // makes room if the queue is full; then it is best effort.
+        // SAFETY: a cancel entry carries no pointer.
+        if unsafe { self.ring.submission().push(&all) }.is_err() {
+            let _ = self.submit();
+            // SAFETY: as above.
+            let _ = unsafe { self.ring.submission().push(&all) };
+        }
+        let _ = self.submit();
+    }
+}
+
 impl Drop for BufRing {
     fn drop(&mut self) {
         // SAFETY: our own mappings, with the sizes they were made with; the
@@ -197,6 +224,8 @@ pub struct Uring {
     dropped_seen: u32,
     /// Completion entries copied out of the queue, kept for reuse.
     cqes: Vec<(u64, i32, u32)>,
+    /// In a child after `fork`: the in-flight requests are the parent's.
+    forked: bool,
 }
 
 /// Whether `io_uring_setup` failed because io_uring is unavailable here
@@ -266,6 +295,7 @@ impl Uring {
             identity: Registry::new()?,
             dropped_seen: 0,
             cqes: Vec::new(),
+            forked: false,
         })
     }
 
@@ -359,6 +389,11 @@ impl Uring {
     /// Whether `fd` still names the file watched under `token`.
     pub fn same_file(&self, token: Token, fd: RawFd) -> bool {
         self.identity.same_file(fd, token)
+    }
+
+    /// In a child after `fork`: leave the parent's requests alone.
+    pub fn abandon(&mut self) {
+        self.forked = true;
     }
 
     fn cancel(&mut self, token: Token) {

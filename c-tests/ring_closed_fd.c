@@ -1,0 +1,148 @@
+/* DESIGN §4: a registered fd that the caller closes without
+ * evfd_ring_remove behaves the same on both backends. When its number is
+ * added again (now naming a new pipe or eventfd), the add succeeds and the
+ * old source is dropped with exactly one event {udata old, EVFD_KIND_FD,
+ * error EBADF}; the new source then works, and the old udata is gone. The
+ * cases: a pipe's read end closed while its write end stays open; an
+ * eventfd (which the ring reads) closed outright; an eventfd whose file
+ * lives on through a dup the caller keeps (the ring must go by the number's
+ * file, not by whether the file still exists: io_uring's poll request holds
+ * a reference to the old file). Adding a number that is still open and
+ * registered stays EEXIST. Each case checks the whole sequence of events,
+ * so both backends must show the same one. */
+/* evfd-test: backends */
+#define _GNU_SOURCE
+#include "ring_util.h"
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/* Moves `fd` to the number `at` (free, or `fd` itself). */
+static void renumber(int fd, int at) {
+    CHECK(fd >= 0);
+    if (fd == at)
+        return;
+    CHECK_EQ(dup2(fd, at), at);
+    CHECK_EQ(close(fd), 0);
+}
+
+/* Every event that arrives until the ring has been quiet for 300 ms. */
+static int drain(struct evfd_ring *r, struct evfd_event *out, int max) {
+    int n = 0;
+    struct timespec quiet = {0, 300 * 1000 * 1000};
+    for (;;) {
+        int k = evfd_ring_wait(r, out + n, (unsigned)(max - n), &quiet);
+        if (k < 0 && errno == EINTR)
+            continue;
+        CHECK(k >= 0);
+        if (k == 0)
+            return n;
+        n += k;
+        CHECK(n < max);
+    }
+}
+
+/* After the re-add: exactly one event, the old source's EBADF. */
+static void expect_dropped(struct evfd_ring *r, uint64_t old, int line) {
+    struct evfd_event ev[8];
+    int n = drain(r, ev, 8);
+    for (int i = 0; i < n; i++)
+        if (n != 1 || ev[i].udata != old || ev[i].error != EBADF)
+            fprintf(stderr, "line %d: event %d of %d: udata %llu kind %u error %d revents %#x\n",
+                    line, i, n, (unsigned long long)ev[i].udata, ev[i].kind, ev[i].error,
+                    ev[i].revents);
+    if (n == 0)
+        fprintf(stderr, "line %d: no event for the dropped source\n", line);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(ev[0].udata, old);
+    CHECK_EQ(ev[0].kind, EVFD_KIND_FD);
+    CHECK_EQ(ev[0].error, EBADF);
+    CHECK_ERR(evfd_ring_remove(r, old), ENOENT);
+}
+
+int main(void) {
+    int before = count_fds();
+    struct evfd_ring *r = new_ring(0);
+    struct evfd_event ev;
+    uint64_t one = 1;
+
+    /* A pipe's read end, closed; the write end stays open. */
+    int p[2], q[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 10), 0);
+    CHECK_ERR(evfd_ring_add_fd(r, p[0], POLLIN, 11), EEXIST); /* open and registered */
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    ev = next_event(r);
+    CHECK_EQ(ev.udata, 10);
+    CHECK_EQ(ev.revents & POLLIN, POLLIN);
+    int num = p[0];
+    CHECK_EQ(close(p[0]), 0);
+    CHECK_EQ(pipe(q), 0);
+    renumber(q[0], num);
+    CHECK_EQ(evfd_ring_add_fd(r, num, POLLIN, 11), 0);
+    expect_dropped(r, 10, __LINE__);
+    CHECK_EQ(write(q[1], "y", 1), 1);
+    ev = next_event(r);
+    CHECK_EQ(ev.udata, 11);
+    CHECK_EQ(ev.kind, EVFD_KIND_FD);
+    CHECK_EQ(ev.error, 0);
+    CHECK_EQ(ev.revents & POLLIN, POLLIN);
+    CHECK_EQ(ev.value, 0);
+    char c;
+    CHECK_EQ(read(num, &c, 1), 1);
+    CHECK_EQ(c, 'y');
+    expect_quiet(r, 200);
+    CHECK_ERR(evfd_ring_add_fd(r, num, POLLIN, 12), EEXIST);
+    CHECK_EQ(evfd_ring_remove(r, 11), 0);
+    close(p[1]);
+    close(num);
+    close(q[1]);
+
+    /* An eventfd, closed outright; the ring reads the new one's count. */
+    int efd = eventfd(0, 0);
+    CHECK(efd >= 0);
+    CHECK_EQ(evfd_ring_add_fd(r, efd, POLLIN, 20), 0);
+    uint64_t five = 5;
+    CHECK_EQ(write(efd, &five, 8), 8);
+    ev = next_event(r);
+    CHECK_EQ(ev.udata, 20);
+    CHECK_EQ(ev.value, 5);
+    num = efd;
+    CHECK_EQ(close(efd), 0);
+    renumber(eventfd(0, 0), num);
+    CHECK_EQ(evfd_ring_add_fd(r, num, POLLIN, 21), 0);
+    expect_dropped(r, 20, __LINE__);
+    uint64_t seven = 7;
+    CHECK_EQ(write(num, &seven, 8), 8);
+    ev = next_event(r);
+    CHECK_EQ(ev.udata, 21);
+    CHECK_EQ(ev.error, 0);
+    CHECK_EQ(ev.value, 7);
+    CHECK_EQ(fdinfo_value(num, "eventfd-count:", 16), 0); /* read by the ring */
+    expect_quiet(r, 200);
+    CHECK_ERR(evfd_ring_add_fd(r, num, POLLIN, 22), EEXIST);
+
+    /* An eventfd whose file lives on through a dup: closing the registered
+     * number is what counts. Writes to the old file then reach no one. */
+    int old = num, keep = dup(old);
+    CHECK(keep >= 0);
+    CHECK_EQ(close(old), 0);
+    renumber(eventfd(0, 0), old);
+    CHECK_EQ(evfd_ring_add_fd(r, old, POLLIN, 23), 0);
+    expect_dropped(r, 21, __LINE__);
+    CHECK_EQ(write(keep, &one, 8), 8);
+    expect_quiet(r, 200);
+    CHECK_EQ(fdinfo_value(keep, "eventfd-count:", 16), 1); /* nobody read it */
+    CHECK_EQ(write(old, &seven, 8), 8);
+    ev = next_event(r);
+    CHECK_EQ(ev.udata, 23);
+    CHECK_EQ(ev.value, 7);
+    CHECK_EQ(evfd_ring_remove(r, 23), 0);
+    CHECK_ERR(evfd_ring_remove(r, 23), ENOENT);
+    close(keep);
+    close(old);
+
+    evfd_ring_free(r);
+    CHECK_NO_LEAK(before);
+    return 0;
+}
