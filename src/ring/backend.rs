@@ -137,6 +137,12 @@ impl Backend {
         }
     }
 
+    /// Whether looking for completions needs no system call (io_uring's
+    /// mapped queue; epoll needs an `epoll_wait`).
+    pub fn reaps_without_syscall(&self) -> bool {
+        matches!(self, Backend::IoUring(_))
+    }
+
     /// Sleeps until something completes or `timeout`; `EINTR` on a signal.
     pub fn wait(&mut self, timeout: Option<&libc::timespec>) -> Result<(), Errno> {
         match self {

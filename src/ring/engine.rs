@@ -28,6 +28,11 @@ const TOKEN_SIGNALFD: Token = 2;
 /// `TOKEN_CLOCK + base`: the kernel timer of each clock.
 const TOKEN_CLOCK: Token = 3;
 
+/// At most this many events are taken from user memory (posts, due
+/// timers, held events) between two looks at the kernel's reports, where a
+/// look costs a system call (epoll_wait on the epoll backend).
+const KERNEL_POLL_EVERY: usize = 1024;
+
 /// The signals a ring may deliver: 1..=64 but for SIGKILL and SIGSTOP
 /// (which cannot be caught) and glibc's reserved 32 and 33 (as eventfs).
 fn valid_signal(signo: i32) -> bool {
@@ -71,6 +76,8 @@ pub struct Engine {
     completions: Vec<Completion>,
     expired: Vec<Expired>,
     tokens: Vec<Token>,
+    /// Events taken from user memory since the kernel was last asked.
+    user_events_since_poll: usize,
 }
 
 impl Engine {
@@ -100,6 +107,7 @@ impl Engine {
             completions: Vec::new(),
             expired: Vec::new(),
             tokens: Vec::new(),
+            user_events_since_poll: 0,
         })
     }
 
@@ -404,6 +412,14 @@ impl Engine {
     /// reads itself.
     pub fn collect(&mut self, out: &mut [Event], posts: &PostQueue) -> Result<usize, Errno> {
         let want = out.len();
+        // Events from user memory are returned without a system call; the
+        // kernel is asked too when there is room, unless that costs one.
+        // Then it is asked first at least once per KERNEL_POLL_EVERY events
+        // taken from user memory, so a stream of posts or timers never
+        // starves fd readiness.
+        if self.user_events_since_poll >= KERNEL_POLL_EVERY {
+            self.poll_kernel(want)?;
+        }
         let mut n = self.take_pending(out);
         if n < want {
             n = n.saturating_add(self.deliver_due_timers(out.get_mut(n..).unwrap_or_default()));
@@ -411,15 +427,27 @@ impl Engine {
         if n < want {
             n = n.saturating_add(posts.take(out.get_mut(n..).unwrap_or_default()));
         }
+        self.user_events_since_poll = self.user_events_since_poll.saturating_add(n);
+        let from_user_memory = n > 0;
         if n < want {
-            self.process_rereads(want.saturating_sub(n));
-            n = n.saturating_add(self.take_pending(out.get_mut(n..).unwrap_or_default()));
-        }
-        if n < want {
-            self.reap(want.saturating_sub(n))?;
+            if !from_user_memory {
+                self.poll_kernel(want.saturating_sub(n))?;
+            } else if self.backend.reaps_without_syscall() {
+                self.reap(want.saturating_sub(n))?;
+            }
             n = n.saturating_add(self.take_pending(out.get_mut(n..).unwrap_or_default()));
         }
         Ok(n)
+    }
+
+    /// Sources to read again, then the kernel's reports, into `pending`.
+    fn poll_kernel(&mut self, want: usize) -> Result<(), Errno> {
+        self.user_events_since_poll = 0;
+        self.process_rereads(want);
+        if self.pending.len() < want {
+            self.reap(want.saturating_sub(self.pending.len()))?;
+        }
+        Ok(())
     }
 
     /// Before the caller sleeps or is told nothing is pending (when a
