@@ -17,6 +17,7 @@ pub mod fdcalls;
 // are in the hand-written <evfd/proposed.h>.
 pub mod preload;
 pub mod ring;
+pub mod version;
 
 /// Runs `call` and converts its result to the C convention: the value on
 /// success with `errno` untouched, or -1 with `errno` set. Every evfd call
