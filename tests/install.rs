@@ -68,17 +68,18 @@ fn sections(file: &Path) -> String {
     run(Command::new("readelf").arg("-SW").arg(file))
 }
 
-/// The ```sh block that follows `<!-- marker -->` in README.md.
+/// The ```sh block that follows the `<!-- marker ... -->` comment in README.md.
 fn readme_block(marker: &str) -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let after = readme
-        .split_once(&format!("<!-- {marker} -->"))
-        .unwrap_or_else(|| panic!("README.md has no <!-- {marker} --> marker"))
+        .split_once(&format!("<!-- {marker}"))
+        .and_then(|(_, rest)| rest.split_once("-->"))
+        .unwrap_or_else(|| panic!("README.md has no <!-- {marker} ... --> comment"))
         .1;
     let body = after
         .split_once("```sh\n")
         .and_then(|(_, rest)| rest.split_once("\n```"))
-        .unwrap_or_else(|| panic!("no ```sh block after <!-- {marker} -->"))
+        .unwrap_or_else(|| panic!("no ```sh block after <!-- {marker} ... -->"))
         .0;
     body.lines()
         .map(|l| l.split_once(" #").map_or(l, |(cmd, _)| cmd).trim().to_owned())
