@@ -87,6 +87,14 @@ lib:
 version:
 	@echo $(VERSION)
 
+# The ABI baseline (abi/check.sh says how it is taken). abi-update is the
+# one command that accepts an intended change; commit abi/ afterwards.
+abi-check: lib
+	abi/check.sh check $(BUILD_DIR)/libevfd.so $(VERSION)
+
+abi-update: lib
+	abi/check.sh update $(BUILD_DIR)/libevfd.so $(VERSION)
+
 $(BUILD_DIR)/demo: examples/demo.c include/evfd.h lib
 	$(CC) $(DEMO_FLAGS) $(CFLAGS) examples/demo.c -o $@ -L$(BUILD_DIR)/so \
 		-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread
