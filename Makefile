@@ -87,6 +87,10 @@ lib:
 version:
 	@echo $(VERSION)
 
+# Binary packages from a staged install (pkg/deb.sh says what goes where).
+deb: lib
+	MAKE="$(MAKE)" pkg/deb.sh $(TARGET_DIR)/deb
+
 # The ABI baseline (abi/check.sh says how it is taken). abi-update is the
 # one command that accepts an intended change; commit abi/ afterwards.
 abi-check: lib
