@@ -72,13 +72,13 @@ lib:
 	ln -sf $(REALNAME) $(BUILD_DIR)/so/$(SONAME)
 	ln -sf $(SONAME) $(BUILD_DIR)/so/libevfd.so
 	$(OBJCOPY) --only-keep-debug $(BUILD_DIR)/libevfd.so $(DIST)/$(REALNAME).debug
-	$(STRIP) --strip-unneeded -o $(DIST)/$(REALNAME).tmp $(BUILD_DIR)/libevfd.so
+	$(STRIP) --strip-unneeded -R .comment -o $(DIST)/$(REALNAME).tmp $(BUILD_DIR)/libevfd.so
 	cd $(DIST) && $(OBJCOPY) --add-gnu-debuglink=$(REALNAME).debug $(REALNAME).tmp $(REALNAME)
 	rm -f $(DIST)/$(REALNAME).tmp
 	$(NM) -D --defined-only $(BUILD_DIR)/libevfd.so | awk '{print $$3}' > $(DIST)/exports
 	$(LD) -r --whole-archive $(BUILD_DIR)/libevfd.a --gc-sections \
 		$$(sed 's/^/-u /' $(DIST)/exports) -o $(DIST)/evfd-all.o
-	$(OBJCOPY) --strip-debug -R .llvmbc -R .llvmcmd \
+	$(OBJCOPY) --strip-debug -R .llvmbc -R .llvmcmd -R .comment \
 		--keep-global-symbols=$(DIST)/exports $(DIST)/evfd-all.o $(DIST)/evfd.o
 	rm -f $(DIST)/libevfd.a $(DIST)/evfd-all.o
 	$(AR) rcsD $(DIST)/libevfd.a $(DIST)/evfd.o

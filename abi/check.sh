@@ -39,6 +39,7 @@ nm -D --defined-only "$lib" | awk '{print $3}' | sort > "$work/exports"
 # them, new names with VERSION, removed names dropped.
 {
     echo "libevfd.so.$major libevfd$major #MINVER#"
+    echo "* Build-Depends-Package: libevfd-dev"
     while read -r name; do
         old=$(sed -n "s/^ $name@Base \(.*\)/\1/p" "$symbols" 2>/dev/null || true)
         echo " $name@Base ${old:-$version}"

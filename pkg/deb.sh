@@ -157,3 +157,22 @@ echo "make deb: $out/${runtime}_${version}_${arch}.deb $out/${dev}_${version}_${
 lintian --fail-on error,warning --info --display-level '>=pedantic' \
     "$out/${runtime}_${version}_${arch}.deb" "$out/${dev}_${version}_${arch}.deb"
 echo "make deb: lintian clean"
+
+# The packages work: unpacked into an empty root (dpkg -x, no chroot), a
+# consumer builds from that root's evfd.pc and runs against its library.
+root=$out/root
+rm -rf "$root"
+for deb in "$out/${runtime}_${version}_${arch}.deb" "$out/${dev}_${version}_${arch}.deb"; do
+    dpkg -x "$deb" "$root"
+done
+export PKG_CONFIG_PATH="$root/$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root"
+# shellcheck disable=SC2046 # pkg-config's flags are words
+${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic examples/demo.c -o "$out/consumer" \
+    $(pkg-config --cflags --libs evfd)
+LD_LIBRARY_PATH="$root/$lib" ldd "$out/consumer" | grep -q "libevfd.so.$major => $root/$lib/libevfd.so.$major" || {
+    echo "make deb: the consumer does not load the packaged libevfd.so.$major" >&2
+    exit 1
+}
+LD_LIBRARY_PATH="$root/$lib" "$out/consumer"
+unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+echo "make deb: a consumer built and ran against the unpacked packages in $root"
