@@ -16,6 +16,10 @@ fn main() {
     // policy is in the README, "Versions and the soname").
     let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libevfd.so.{major}");
+    // Cargo reruns a build script with rerun-if lines only when those
+    // change, not when the version does: without this a version bump would
+    // keep the old soname.
+    println!("cargo:rerun-if-changed=Cargo.toml");
     // Symbols leave the .so only if they are #[no_mangle] extern "C": rustc
     // writes an anonymous version script for the cdylib with exactly those
     // (tests/exports.rs checks the list). A second, named version script

@@ -26,8 +26,8 @@ fn version_macros() -> String {
 
 /// What `make header` writes to include/evfd.h.
 fn generate() -> String {
-    let mut config = cbindgen::Config::from_file(root().join("cbindgen.toml"))
-        .expect("read cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("read cbindgen.toml");
     config.after_includes = Some(version_macros());
     // Only the boundary is the header: everything C sees is in src/ffi/
     // (cbindgen follows its `mod` declarations).
@@ -150,7 +150,12 @@ fn header_compiles_with_musl_as_c11() {
         return;
     }
     compiles("musl-gcc", "c11", "c", USER);
-    compiles("musl-gcc", "c11", "c", "#include <evfd/proposed.h>\nint x;\n");
+    compiles(
+        "musl-gcc",
+        "c11",
+        "c",
+        "#include <evfd/proposed.h>\nint x;\n",
+    );
 }
 
 #[test]

@@ -82,7 +82,12 @@ fn readme_block(marker: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no ```sh block after <!-- {marker} ... -->"))
         .0;
     body.lines()
-        .map(|l| l.split_once(" #").map_or(l, |(cmd, _)| cmd).trim().to_owned())
+        .map(|l| {
+            l.split_once(" #")
+                .map_or(l, |(cmd, _)| cmd)
+                .trim()
+                .to_owned()
+        })
         .filter(|l| !l.is_empty())
         .collect()
 }
@@ -99,7 +104,10 @@ fn install_without_a_build_says_to_run_make_first() {
         .arg(format!("DESTDIR={}", empty.join("stage").display()));
     let out = output(&mut cmd);
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "make install without a build succeeded");
+    assert!(
+        !out.status.success(),
+        "make install without a build succeeded"
+    );
     assert!(said.contains("run `make` first"), "{said}");
     assert!(
         !empty.join("stage").exists(),
@@ -153,7 +161,10 @@ fn install_use_and_uninstall() {
     // Staged first: DESTDIR installs never call ldconfig.
     run(&mut make("install", &vars(Some(&stage))));
     let ld_calls = std::fs::read_to_string(&ldlog).unwrap_or_default();
-    assert!(ld_calls.is_empty(), "ldconfig ran for a DESTDIR install: {ld_calls}");
+    assert!(
+        ld_calls.is_empty(),
+        "ldconfig ran for a DESTDIR install: {ld_calls}"
+    );
     let said = run(&mut make("install", &vars(None)));
     let ld_calls = std::fs::read_to_string(&ldlog).unwrap_or_default();
     if root_user {
@@ -171,7 +182,11 @@ fn install_use_and_uninstall() {
     let soname = format!("libevfd.so.{major}");
     let staged = stage.join(prefix.strip_prefix("/").unwrap());
     let staged_lib = stage.join(libdir.strip_prefix("/").unwrap());
-    assert_eq!(tree(&staged), tree(&prefix), "DESTDIR laid out another tree");
+    assert_eq!(
+        tree(&staged),
+        tree(&prefix),
+        "DESTDIR laid out another tree"
+    );
     for lib in [libdir.clone(), staged_lib] {
         for f in [
             realname.as_str(),
@@ -252,7 +267,9 @@ fn install_use_and_uninstall() {
         let out = run(&mut Command::new(&path));
         assert!(out.contains("every event arrived"), "{exe}: {out}");
     }
-    let fully = run(Command::new("readelf").arg("-lW").arg(work.join("prog-static")));
+    let fully = run(Command::new("readelf")
+        .arg("-lW")
+        .arg(work.join("prog-static")));
     assert!(!fully.contains("INTERP"), "prog-static is not fully static");
 
     // Uninstall removes exactly what was installed, and leaves alone what

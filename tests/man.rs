@@ -352,7 +352,10 @@ fn examples_compile_with_the_page_s_command_and_run() {
             .find(|w| w.ends_with(".c"))
             .unwrap_or_else(|| panic!("{name}: `{}` names no .c file", ex.command));
         std::fs::write(dir.join(c_file), &ex.program).unwrap();
-        let strict = format!("{} -Wall -Wextra -Werror -pedantic -o strict.out", ex.command);
+        let strict = format!(
+            "{} -Wall -Wextra -Werror -pedantic -o strict.out",
+            ex.command
+        );
         for command in [&ex.command, &strict] {
             let out = Command::new("sh")
                 .current_dir(&dir)
@@ -423,7 +426,9 @@ fn pages_have_library_attributes_versions_and_one_footer() {
         }
         let library = sections(&source, &["LIBRARY"]);
         if !library.contains("\\-levfd") || !library.contains("pkg\\-config") {
-            failures.push_str(&format!("{name}: no LIBRARY section naming -levfd and pkg-config\n"));
+            failures.push_str(&format!(
+                "{name}: no LIBRARY section naming -levfd and pkg-config\n"
+            ));
         }
         let attributes = sections(&source, &["ATTRIBUTES"]);
         if !attributes.contains("Thread safety") {
@@ -440,7 +445,9 @@ fn pages_have_library_attributes_versions_and_one_footer() {
             failures.push_str(&format!("{name}: no VERSIONS section\n"));
         }
         if attributes.contains(".TS") && !source.starts_with("'\\\" t") {
-            failures.push_str(&format!("{name}: a table without the '\\\" t line for tbl\n"));
+            failures.push_str(&format!(
+                "{name}: a table without the '\\\" t line for tbl\n"
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures}");

@@ -40,7 +40,7 @@ pub fn lib_dir() -> &'static Path {
         let staged = dir.join("libevfd.so.new");
         std::fs::copy(&built, &staged).expect("copy libevfd.so");
         std::fs::rename(&staged, dir.join("libevfd.so")).unwrap();
-        let soname = dir.join("libevfd.so.0");
+        let soname = dir.join(concat!("libevfd.so.", env!("CARGO_PKG_VERSION_MAJOR")));
         let _ = std::fs::remove_file(&soname);
         std::os::unix::fs::symlink("libevfd.so", &soname).unwrap();
         dir
