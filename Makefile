@@ -159,6 +159,8 @@ install:
 	@for f in $(DIST)/$(REALNAME) $(DIST)/libevfd.a; do \
 		[ -f "$$f" ] || { echo "make install: $$f is not built: run \`make\` first (as yourself: it needs cargo), then \`make install\`" >&2; exit 1; }; \
 	done
+	@newer=$$(find src Cargo.toml build.rs -newer $(DIST)/$(REALNAME) -print 2>/dev/null | head -n 1); \
+	[ -z "$$newer" ] || echo "make install: warning: $$newer is newer than the build: run \`make\` first to install the current sources" >&2
 	install -d $(INSTALL_LIB)/pkgconfig $(INSTALL_INC)/evfd $(INSTALL_MAN)
 	install -m 644 $(DIST)/$(REALNAME) $(INSTALL_LIB)/$(REALNAME)
 	ln -sfn $(REALNAME) $(INSTALL_LIB)/$(SONAME)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! What leaves the shared object and what runs when it is loaded: the
 //! export list is exactly the functions of `evfd.h` plus `signalfd` and
 //! `timerfd` (`evfd_version` among them), the soname is `libevfd.so.MAJOR`, evfd never reaches its own or

@@ -56,6 +56,29 @@ fn committed_header_is_fresh() {
     );
 }
 
+/// Building the library compiles only its runtime dependencies: cbindgen
+/// (and its tree) is a dev-dependency, never a build-dependency.
+#[test]
+fn library_build_does_not_depend_on_cbindgen() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(root())
+        .args(["tree", "--offline", "--edges", "normal,build", "--prefix", "none"])
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(tree.contains("libc v"), "unexpected cargo tree output:\n{tree}");
+    assert!(
+        !tree.contains("cbindgen"),
+        "building libevfd would compile cbindgen:\n{tree}"
+    );
+}
+
 #[test]
 fn header_includes_no_libc_internal_header() {
     let header = std::fs::read_to_string(root().join("include/evfd.h")).unwrap();

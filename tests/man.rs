@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The man pages: every `man/man3/*.3` renders without a single warning,
 //! every public function has a page that names it, and every page's
 //! example program compiles against the built library and runs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The C boundary: the only code that touches raw C pointers and `errno`.
 //!
 //! Rules every exported function follows:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Shared by the integration tests: builds the real shared library (with
 //! panic=abort, as shipped) and compiles and runs C programs against it.
 #![allow(dead_code)]
