@@ -63,7 +63,14 @@ fn library_build_does_not_depend_on_cbindgen() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(root())
-        .args(["tree", "--offline", "--edges", "normal,build", "--prefix", "none"])
+        .args([
+            "tree",
+            "--offline",
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
         .output()
         .expect("run cargo tree");
     assert!(
@@ -72,7 +79,10 @@ fn library_build_does_not_depend_on_cbindgen() {
         String::from_utf8_lossy(&out.stderr)
     );
     let tree = String::from_utf8_lossy(&out.stdout);
-    assert!(tree.contains("libc v"), "unexpected cargo tree output:\n{tree}");
+    assert!(
+        tree.contains("libc v"),
+        "unexpected cargo tree output:\n{tree}"
+    );
     assert!(
         !tree.contains("cbindgen"),
         "building libevfd would compile cbindgen:\n{tree}"
