@@ -10,6 +10,7 @@
 #   make demo            build and run examples/demo.c
 #   make header          regenerate include/evfd.h (cbindgen, a dev-dependency)
 #   make version         print the version (Cargo.toml's: the only place it is written)
+#   make set-version NEW_VERSION=x.y.z   Cargo.toml, lock, header, man footers
 #   make deb             libevfd0 and libevfd-dev .deb packages in target/deb (pkg/deb.sh)
 #   make abi-check       compare the ABI of include/evfd.h with abi/ (abidiff)
 #   make abi-update      accept an intended ABI change: rewrite abi/ from the header
@@ -51,7 +52,7 @@ DEMO_FLAGS := -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
 LIBS_PRIVATE := -lutil -lrt -lpthread -lm -ldl
 MAN_PAGES  := $(notdir $(wildcard man/man3/*.3))
 
-.PHONY: all lib demo install uninstall header version deb abi-check abi-update \
+.PHONY: all lib demo install uninstall header version set-version deb abi-check abi-update \
 	bench clean fuzz stress
 
 all: lib
@@ -86,6 +87,18 @@ lib:
 
 version:
 	@echo $(VERSION)
+
+# The mechanical part of a release: the version in Cargo.toml (and its
+# lock entry), the header's macros and the man page footers. NEWS and
+# pkg/changelog need words: tests/version.rs fails until they have them.
+set-version:
+	@case "$(NEW_VERSION)" in [0-9]*.[0-9]*.[0-9]*) ;; \
+		*) echo "usage: make set-version NEW_VERSION=MAJOR.MINOR.PATCH" >&2; exit 1;; esac
+	sed -i '0,/^version = ".*"/s//version = "$(NEW_VERSION)"/' Cargo.toml
+	$(CARGO) update --offline -p evfd
+	$(MAKE) --no-print-directory header
+	sed -i 's/^\(\.TH .*\) "evfd [0-9.]*" "evfd Manual"$$/\1 "evfd $(NEW_VERSION)" "evfd Manual"/' man/man3/*.3
+	@echo "set-version: now add $(NEW_VERSION) to NEWS and pkg/changelog, and run make abi-update"
 
 # Binary packages from a staged install (pkg/deb.sh says what goes where).
 deb: lib

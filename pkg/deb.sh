@@ -174,5 +174,13 @@ LD_LIBRARY_PATH="$root/$lib" ldd "$out/consumer" | grep -q "libevfd.so.$major =>
     exit 1
 }
 LD_LIBRARY_PATH="$root/$lib" "$out/consumer"
+# shellcheck disable=SC2046
+${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic examples/demo.c -o "$out/consumer-static" \
+    $(pkg-config --static --cflags --libs evfd-static)
+if readelf -d "$out/consumer-static" | grep -q 'NEEDED.*libevfd'; then
+    echo "make deb: the evfd-static consumer needs libevfd.so" >&2
+    exit 1
+fi
+"$out/consumer-static" >/dev/null
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 echo "make deb: a consumer built and ran against the unpacked packages in $root"
