@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* check.h - assertions and descriptor accounting shared by the C tests.
  * Every test exits 0 on success, 1 on a failed check, 77 to skip. */
 #ifndef EVFD_CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_eventfd(count): a kernel eventfd with that initial value and no
  * flags, agreeing with eventfd2(count, 0) in every observable way. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_eventfs_signalfd: which signals and flags are refused (EINVAL, with
  * nothing leaked and the disposition untouched), and what a new descriptor
  * is: a blocking, close-on-exec eventfd with a zero count, like the

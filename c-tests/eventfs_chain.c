@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Chained (flags == 0) registrations pass each counted delivery on to the
  * previous disposition: an SA_SIGINFO handler gets the same signal number,
  * siginfo (code, pid, uid, value) and a context; a one-argument handler gets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_eventfs_signalfd count semantics: read() of 8 bytes gives the
  * deliveries since the last read and resets to zero; EAGAIN when empty
  * with O_NONBLOCK; a blocking read waits for the next delivery; POLLIN

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The registration belongs to the number evfd_eventfs_signalfd returned:
  * a dup() of it shares the count while that number is open, and once it
  * is closed the copy sees no further deliveries and the signal stops

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Exclusive (flags != 0) registrations: the signal is delivered only
  * through the fd, no handler runs and no default action happens (a forked
  * child raising an exclusive SIGTERM survives), and the signal stays

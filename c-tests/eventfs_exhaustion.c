@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_eventfs_signalfd() and the unprefixed signalfd() when resources run
  * out fail cleanly and change nothing:
  * - with exactly 0, 1, 2 descriptors free below RLIMIT_NOFILE, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* fork and exec with evfd_eventfs_signalfd:
  * - after fork, the child shares the parent's eventfd (one open file
  *   description, as for any inherited fd): deliveries in the child are

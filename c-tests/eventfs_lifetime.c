@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A plain close() ends an evfd_eventfs_signalfd registration safely:
  * - evfd never writes into the file that later takes the fd number (a
  *   pipe's write end, or another eventfd, dup2()ed onto it), whether or

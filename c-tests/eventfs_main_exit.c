@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_eventfs_signalfd keeps working after the main thread has called
  * pthread_exit(): deliveries taken by the remaining thread are counted,
  * and a closed registration is still recognised as closed (evfd compares

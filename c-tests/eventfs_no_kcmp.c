@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Where kcmp(2) is refused (a seccomp profile, simulated here with a
  * filter that makes it fail with EPERM) and fcntl(F_DUPFD_QUERY) is not
  * there (before Linux 6.10; the filter makes it fail with EINVAL), so

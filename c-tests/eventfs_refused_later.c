@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A seccomp filter installed after evfd chose how to compare descriptors
  * (at the first registration), refusing both fcntl(F_DUPFD_QUERY) and
  * kcmp(2), does not make evfd_eventfs_signalfd silently stop working:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Nothing is lost under load: 20,000 sigqueue(SIGRTMIN) from another
  * thread are all counted, exactly, by an evfd_eventfs_signalfd fd (chained
  * over a handler, which also runs exactly 20,000 times). The signal is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Signal storms into eventfs descriptors from 3 threads and a child
  * process at once:
  * - realtime (queued): an exclusive descriptor counts every signal sent,

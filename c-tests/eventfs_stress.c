@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Deliveries racing with evfd_eventfs_signalfd() and close() on other
  * threads neither crash nor miscount nor write into a stranger's file:
  * - a long-lived chained fd counts exactly the deliveries sent (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Many threads at once register, read, close and dup2 over eventfs
  * descriptors, and create/replace/close descriptors through the
  * unprefixed signalfd() (both dispatch paths) and timerfd(), while another

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* With RLIMIT_NOFILE reached, evfd_signalfd, evfd_timerfd and evfd_eventfd
  * fail with EMFILE (as the kernel's calls do) and leak nothing; with one
  * descriptor free again, they work.

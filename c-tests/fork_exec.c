@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The descriptors evfd makes behave across fork() and exec() as the man
  * pages of the kernel objects say (signalfd(2), timerfd_create(2),
  * eventfd(2), fork(2), execve(2)):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A program written against the 2007 article and built against plain glibc
  * (no evfd headers, no -levfd): it declares the 2007 prototype itself and
  * calls signalfd(-1, &mask, sizeof mask). On its own, glibc reads the third

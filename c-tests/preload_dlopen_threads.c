@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Loading libevfd into a process that is already multi-threaded: while
  * four threads keep creating glibc-style signalfds, eventfds and timerfds,
  * the main thread dlopen()s libevfd.so (RTLD_NOW | RTLD_GLOBAL). Loading

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* In a program linked with libevfd (and again with it preloaded), `eventfd`
  * is still glibc's: dlsym(RTLD_DEFAULT) and dlsym(RTLD_NEXT) find it in
  * libc, and the two-argument call honours its flags. `signalfd` and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* <evfd/proposed.h> gives a program the three 2007 spellings and nothing
  * else: signalfd(ufd, mask, masksize) and timerfd(ufd, clockid, timertype,
  * when), resolved to libevfd's unprefixed exports, and the one-argument

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A multi-threaded program built against plain glibc: threads start first,
  * then all of them at once create and use glibc-style signalfds (with
  * flags), eventfds and timerfds, and 2007-style signalfds (third argument

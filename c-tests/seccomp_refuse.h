@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* seccomp_refuse.h - take away the two ways evfd's eventfs compares
  * descriptors (fcntl F_DUPFD_QUERY, Linux 6.10+, and kcmp(2)), the way a
  * container's seccomp profile or an older kernel would. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Signal storms into one evfd_signalfd, from several threads of this process
  * and from a child process, lose nothing:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_signalfd(-1, mask, masksize): a new signalfd exactly like the kernel's
  * signalfd4(-1, mask, 8, 0): same mask (SIGKILL/SIGSTOP dropped, only signals
  * 1..64 read from the first 8 bytes), blocking, not close-on-exec, reads whole

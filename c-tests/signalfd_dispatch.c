@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The unprefixed signalfd(fd, mask, third) exported by libevfd, case by
  * case, against the raw signalfd4 system call (the kernel is the reference)
  * and against glibc's own signalfd:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_signalfd's errors: masksize out of 8..sizeof(sigset_t) is EINVAL, a
  * NULL mask EFAULT, a closed or < -1 ufd EBADF, an open non-signalfd EINVAL
  * (as the kernel says for the same ufd), in that order; a refused call on an

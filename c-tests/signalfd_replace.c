@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_signalfd(ufd, mask, ...) on an open signalfd replaces its mask and
  * returns ufd, for signalfds made by evfd and by the kernel alike; the fd then
  * reports the new signals and not the old ones. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* syscall_trap.h - proves a stretch of code makes no system call: a seccomp
  * filter on the calling thread turns every system call (but those needed to
  * leave the thread) into SIGSYS, which on_sigsys counts. Install on_sigsys

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Many threads at once create, replace, close and read descriptors through
  * all three 2007 calls, and race on shared ones:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Regression: evfd_timerfd on a descriptor that another thread closes
  * during the call fails with EBADF (the documented errno for a descriptor
  * that is not open), never ENOENT. evfd learns a timer's clock from

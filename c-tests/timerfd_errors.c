@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_timerfd's errors, in order: a bad timertype or clockid is EINVAL, a
  * NULL when EFAULT, an out-of-range when EINVAL (the kernel's
  * timerfd_settime agrees), then ufd: closed or < -1 EBADF, open but not a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_timerfd with extreme `when` values does what the kernel's
  * timerfd_settime does with the same values: the kernel keeps times as
  * signed 64-bit nanoseconds and clamps anything from 9223372036 seconds up to

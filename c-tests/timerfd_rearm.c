@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_timerfd(ufd, ...) on an open timerfd re-arms it in place and returns
  * ufd, discarding expirations not yet read; {0,0} disarms it; a timerfd on
  * another clock is EINVAL and keeps its setting; kernel-made timerfds are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_timerfd(-1, clock, type, when): REL fires once after `when`, ABS once
  * at `when`, SEQ every `when`; {0,0} creates it disarmed; on each of
  * CLOCK_MONOTONIC, CLOCK_REALTIME and CLOCK_BOOTTIME; blocking, not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * demo.c - every kind of evfd event arriving in one poll() loop.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The 2.6.22 `eventfd(count)`: a kernel eventfd with no flags.
 
 use crate::errno::Errno;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! evfd: kernel events as file descriptors, with the call signatures argued
 //! over on LKML in 2007, behind a C ABI.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Davide Libenzi's 2007 `signalfd(ufd, mask, masksize)`, on the kernel's
 //! signalfd4.
 //!

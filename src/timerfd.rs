@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The 2007 `timerfd(ufd, clockid, timertype, when)`, on the kernel's
 //! timerfd_create/timerfd_settime.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The benchmarks in `bench/` compile (with `-Werror`, the optimisation
 //! `make bench` uses, and the same feature switches from
 //! `bench/features.sh`) and the report script parses, so they cannot rot

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! What leaves the shared object and what runs when it is loaded: the
 //! export list is exactly the functions of `evfd.h` plus `signalfd` and
-//! `timerfd`, the soname is `libevfd.so.0`, evfd never reaches its own or
+//! `timerfd` (`evfd_version` among them), the soname is `libevfd.so.MAJOR`, evfd never reaches its own or
 //! glibc's signalfd/eventfd/timerfd names through the dynamic linker, and
 //! the only load-time code is the C runtime's and Rust std's argv capture.
 
@@ -83,21 +84,23 @@ fn export_list_is_the_header_plus_signalfd_and_timerfd() {
         lib.display()
     );
     assert!(!exported.contains("eventfd"), "eventfd must stay glibc's");
+    assert!(
+        exported.contains("evfd_version"),
+        "the runtime version call is not exported"
+    );
 }
 
+/// The soname carries Cargo.toml's major version (build.rs derives it).
 #[test]
-fn soname_is_libevfd_so_0() {
+fn soname_is_libevfd_so_major() {
     let lib = support::lib_path();
     let Some(dynamic) = tool("readelf", &["-dW"], &lib) else {
         return;
     };
     let sonames: Vec<&str> = dynamic.lines().filter(|l| l.contains("(SONAME)")).collect();
     assert_eq!(sonames.len(), 1, "{dynamic}");
-    assert!(
-        sonames[0].contains("[libevfd.so.0]"),
-        "soname: {}",
-        sonames[0]
-    );
+    let want = format!("[libevfd.so.{}]", env!("CARGO_PKG_VERSION_MAJOR"));
+    assert!(sonames[0].contains(&want), "soname: {}", sonames[0]);
 }
 
 /// The names evfd must never reach through the dynamic linker: its own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The man pages: every `man/man3/*.3` renders without a single warning,
 //! every public function has a page that names it, and every page's
 //! example program compiles against the built library and runs.
@@ -83,7 +84,7 @@ fn pages_render_without_warnings() {
         if have_groff {
             let mut cmd = Command::new("groff");
             cmd.current_dir(support::root().join("man"))
-                .args(["-man", "-ww", "-z"])
+                .args(["-t", "-man", "-ww", "-z"])
                 .arg(&page);
             said.push_str(&complaints(cmd, &page));
         }
@@ -255,57 +256,200 @@ fn untroff(line: &str, page: &str) -> String {
     out
 }
 
-/// The program of a page's `.SS Program source` subsection, if it has one.
-fn example_program(source: &str, page: &str) -> Option<String> {
-    let mut lines = source
-        .lines()
-        .skip_while(|l| l.trim() != ".SS Program source");
-    lines.next()?;
-    let mut lines = lines.skip_while(|l| l.trim() != ".EX");
-    lines.next()?;
-    let mut program = String::new();
-    for line in lines {
-        if line.trim() == ".EE" {
-            return Some(program);
+/// The `.EX` blocks of `section`, each turned back into text.
+fn example_blocks(section: &str, page: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in section.lines() {
+        match (&mut current, line.trim()) {
+            (None, ".EX") => current = Some(String::new()),
+            (Some(block), ".EE") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(_), _) if line.starts_with(".\\\"") => {}
+            (Some(block), _) => {
+                assert!(
+                    !line.starts_with('.') && !line.starts_with('\''),
+                    "{page}: a request inside an example: {line}"
+                );
+                block.push_str(&untroff(line, page));
+                block.push('\n');
+            }
+            (None, _) => {}
         }
-        if line.starts_with(".\\\"") {
-            continue;
-        }
-        assert!(
-            !line.starts_with('.') && !line.starts_with('\''),
-            "{page}: a request inside the example: {line}"
-        );
-        program.push_str(&untroff(line, page));
-        program.push('\n');
     }
-    panic!("{page}: .EX of the program source has no .EE");
+    assert!(current.is_none(), "{page}: an .EX without .EE");
+    blocks
 }
 
+/// A page's example: its program and the `$ cc ...` command the page tells
+/// readers to build it with.
+struct Example {
+    program: String,
+    command: String,
+}
+
+fn example(source: &str, page: &str) -> Option<Example> {
+    let section = sections(source, &["EXAMPLES"]);
+    if section.is_empty() {
+        return None;
+    }
+    let blocks = example_blocks(&section, page);
+    let program = blocks
+        .iter()
+        .find(|b| b.contains("main("))
+        .unwrap_or_else(|| panic!("{page}: EXAMPLES has no program (an .EX with main)"))
+        .clone();
+    let command = blocks
+        .iter()
+        .flat_map(|b| b.lines())
+        .find_map(|l| l.strip_prefix("$ ").filter(|c| c.starts_with("cc ")))
+        .unwrap_or_else(|| {
+            panic!("{page}: EXAMPLES names no `$ cc ...` command to build its program")
+        })
+        .to_owned();
+    Some(Example { program, command })
+}
+
+/// An uninstalled evfd.pc: the tree's headers and the freshly built library.
+fn uninstalled_pkgconfig(dir: &Path) -> PathBuf {
+    let pc_dir = dir.join("pkgconfig");
+    std::fs::create_dir_all(&pc_dir).unwrap();
+    std::fs::write(
+        pc_dir.join("evfd.pc"),
+        format!(
+            "Name: evfd\nDescription: evfd, uninstalled\nVersion: {}\n\
+             Libs: -L{} -levfd\nCflags: -I{}\n",
+            env!("CARGO_PKG_VERSION"),
+            support::lib_dir().display(),
+            support::root().join("include").display()
+        ),
+    )
+    .unwrap();
+    pc_dir
+}
+
+/// Every EXAMPLES section: its program is built with exactly the command
+/// the page gives (pkg-config answering for the built tree), built again
+/// with -Wall -Wextra -Werror -pedantic added, and run.
 #[test]
-fn examples_compile_and_run() {
+fn examples_compile_with_the_page_s_command_and_run() {
     let out_dir = support::target_dir().join("man-examples");
-    let mut ran = 0;
+    let pc_dir = uninstalled_pkgconfig(&out_dir);
+    let mut ran = Vec::new();
     for page in pages() {
         let name = file_name(&page);
         let source = std::fs::read_to_string(&page).unwrap();
-        let Some(program) = example_program(&source, &name) else {
+        let Some(ex) = example(&source, &name) else {
             continue;
         };
-        std::fs::create_dir_all(&out_dir).unwrap();
-        let c_file = out_dir.join(format!("{name}.c"));
-        let binary = out_dir.join(&name);
-        std::fs::write(&c_file, program).unwrap();
-        support::compile(&c_file, &binary, true, &[], support::Mode::Plain);
-        let (code, stdout, stderr) =
-            support::run_with_deadline(Command::new(&binary), Duration::from_secs(60));
+        let dir = out_dir.join(&name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let c_file = ex
+            .command
+            .split_whitespace()
+            .find(|w| w.ends_with(".c"))
+            .unwrap_or_else(|| panic!("{name}: `{}` names no .c file", ex.command));
+        std::fs::write(dir.join(c_file), &ex.program).unwrap();
+        let strict = format!(
+            "{} -Wall -Wextra -Werror -pedantic -o strict.out",
+            ex.command
+        );
+        for command in [&ex.command, &strict] {
+            let out = Command::new("sh")
+                .current_dir(&dir)
+                .env("PKG_CONFIG_PATH", &pc_dir)
+                .args(["-c", command])
+                .output()
+                .expect("run sh");
+            assert!(
+                out.status.success(),
+                "{name}: the example does not build with `{command}`:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let binary = dir.join("a.out");
+        let mut run = Command::new(&binary);
+        run.env("LD_LIBRARY_PATH", support::lib_dir());
+        let (code, stdout, stderr) = support::run_with_deadline(run, Duration::from_secs(60));
         assert_eq!(
             code, 0,
             "the example of {name} failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
         );
-        ran += 1;
+        ran.push(name);
     }
-    assert!(
-        ran >= 3,
-        "only {ran} man pages have a Program source example"
-    );
+    for must in [
+        "evfd_signalfd.3",
+        "evfd_timerfd.3",
+        "evfd_eventfd.3",
+        "evfd_eventfs_signalfd.3",
+        "evfd_ring.3",
+        "evfd_version.3",
+    ] {
+        assert!(ran.iter().any(|n| n == must), "{must}: no example ran");
+    }
+}
+
+/// Whether `page` is a `.so` alias of another page.
+fn is_alias(source: &str) -> bool {
+    source.lines().any(|l| l.starts_with(".so "))
+}
+
+/// The function names of a page's NAME section.
+fn named_functions(source: &str) -> Vec<String> {
+    let name = sections(source, &["NAME"]);
+    let names = name.split("\\-").next().unwrap_or("");
+    names
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| n.starts_with(|c: char| c.is_ascii_lowercase()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The Linux man-pages layout: LIBRARY names the link flags, ATTRIBUTES
+/// gives the thread safety of every function the page names, VERSIONS
+/// exists, and every page has the one footer.
+#[test]
+fn pages_have_library_attributes_versions_and_one_footer() {
+    let footer = format!("\"evfd {}\" \"evfd Manual\"", env!("CARGO_PKG_VERSION"));
+    let mut failures = String::new();
+    for page in pages() {
+        let name = file_name(&page);
+        let source = std::fs::read_to_string(&page).unwrap();
+        if is_alias(&source) {
+            continue;
+        }
+        let th = source.lines().find(|l| l.starts_with(".TH "));
+        if !th.is_some_and(|l| l.ends_with(&footer)) {
+            failures.push_str(&format!("{name}: .TH must end with {footer}: {th:?}\n"));
+        }
+        let library = sections(&source, &["LIBRARY"]);
+        if !library.contains("\\-levfd") || !library.contains("pkg\\-config") {
+            failures.push_str(&format!(
+                "{name}: no LIBRARY section naming -levfd and pkg-config\n"
+            ));
+        }
+        let attributes = sections(&source, &["ATTRIBUTES"]);
+        if !attributes.contains("Thread safety") {
+            failures.push_str(&format!("{name}: no ATTRIBUTES table with thread safety\n"));
+        }
+        if name != OVERVIEW {
+            for f in named_functions(&source) {
+                if !mentions(&attributes, &f) {
+                    failures.push_str(&format!("{name}: ATTRIBUTES does not list {f}()\n"));
+                }
+            }
+        }
+        if sections(&source, &["VERSIONS"]).trim().is_empty() {
+            failures.push_str(&format!("{name}: no VERSIONS section\n"));
+        }
+        if attributes.contains(".TS") && !source.starts_with("'\\\" t") {
+            failures.push_str(&format!(
+                "{name}: a table without the '\\\" t line for tbl\n"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
 }

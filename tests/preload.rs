@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Real, unmodified Debian programs that use glibc's `signalfd`, `eventfd`
 //! or `timerfd_*`, each run twice — on their own and with
 //! `LD_PRELOAD=libevfd.so` — must print the same stdout and stderr and exit

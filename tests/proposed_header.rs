@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! `<evfd/proposed.h>` compiles as C++ (and its names stay unmangled, so a
 //! C++ program links and runs against libevfd), and it refuses to be
 //! combined with glibc's `<sys/signalfd.h>`/`<sys/eventfd.h>` in either

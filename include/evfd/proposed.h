@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * <evfd/proposed.h> - the 2007 spellings, for programs written against the
  * LKML proposals (see evfd_signalfd(3), evfd_timerfd(3), evfd_eventfd(3)).

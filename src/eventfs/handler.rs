@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The signal-handler island of eventfs: the only code that runs inside a
 //! signal handler, and the fixed tables it shares with normal context.
 //!

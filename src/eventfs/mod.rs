@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Evgeniy Polyakov's eventfs idea: one descriptor per signal, readable as
 //! a count of deliveries.
 //!

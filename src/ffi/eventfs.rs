@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! `evfd_eventfs_signalfd`: one descriptor per signal (Evgeniy Polyakov's
 //! eventfs idea), counting deliveries.
 

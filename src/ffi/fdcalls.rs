@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The three 2007 descriptor calls: `evfd_signalfd`, `evfd_timerfd`,
 //! `evfd_eventfd`.
 

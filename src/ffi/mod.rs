@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The C boundary: the only code that touches raw C pointers and `errno`.
 //!
 //! Rules every exported function follows:
@@ -19,6 +20,7 @@ pub mod fdcalls;
 // are in the hand-written <evfd/proposed.h>.
 pub mod preload;
 pub mod ring;
+pub mod version;
 
 /// [`boundary::c_call`] for functions returning `int`, with the eventfs
 /// reclaim.

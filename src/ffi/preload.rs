@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The unprefixed names `signalfd` and `timerfd` (DESIGN §3), for programs
 //! written against the 2007 articles and for `LD_PRELOAD`.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Shared by the integration tests: builds the real shared library (with
 //! panic=abort, as shipped) and compiles and runs C programs against it.
 #![allow(dead_code)]
@@ -40,7 +41,7 @@ pub fn lib_dir() -> &'static Path {
         let staged = dir.join("libevfd.so.new");
         std::fs::copy(&built, &staged).expect("copy libevfd.so");
         std::fs::rename(&staged, dir.join("libevfd.so")).unwrap();
-        let soname = dir.join("libevfd.so.0");
+        let soname = dir.join(concat!("libevfd.so.", env!("CARGO_PKG_VERSION_MAJOR")));
         let _ = std::fs::remove_file(&soname);
         std::os::unix::fs::symlink("libevfd.so", &soname).unwrap();
         dir
