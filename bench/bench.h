@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* bench.h - clocks, statistics, result records and feature switches shared
  * by the evfd benchmarks in bench/.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Prints the -D switches for the benchmarks (see bench/bench.h): which of
 # the later evfd features this tree declares in include/evfd.h and, for the
 # unprefixed `signalfd`, which the built library ($1) really exports.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* latency.c - signal-to-wakeup latency: from the sender's kill() to the
  * receiving loop having consumed the event.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* overhead.c - what an evfd call costs over the raw system call it wraps.
  *
  * For each operation, an evfd block and a raw block of the same number of

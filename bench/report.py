@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Turns the records of the evfd benchmarks into RESULTS.md and SVG plots.
 
     python3 bench/report.py <records dir> <report dir>

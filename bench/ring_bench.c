@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ring_bench.c - the event ring against the classic epoll_wait + read loop,
  * in the same run, on the same machine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ring_registration.c - what registering costs against how many sources a
  * ring already has (issue "Ring v2", item 7): add + remove, and re-arm,

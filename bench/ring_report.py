@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Turns ring_bench's tab-separated output into bench/RESULTS.md (the ring
 section) and bench/ring_bench.svg (events/s against registered sources).
 

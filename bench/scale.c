@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* scale.c - what a source costs as their number grows from 1 to 100,000.
  *
  * For each kind of source, N sources are created, of which one is active

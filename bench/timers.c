@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* timers.c - how precisely evfd's periodic timers fire, and what many
  * concurrent timers cost.
  *

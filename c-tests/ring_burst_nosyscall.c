@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A burst of more ready eventfds than the ring's old fixed 256 provided
  * buffers (here 1,000, within the completion queue of a 1,024-entry ring) is
  * consumed with evfd_ring_peek without a single system call on the io_uring

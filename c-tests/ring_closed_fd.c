@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* DESIGN §4: a registered fd that the caller closes without
  * evfd_ring_remove behaves the same on both backends. When its number is
  * added again (now naming a new pipe or eventfd), the add succeeds and the

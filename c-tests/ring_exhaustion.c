@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The ring at RLIMIT_NOFILE and with very many sources:
  * - with 0, 1 or 2 descriptors free, evfd_ring_new either works or fails
  *   with EMFILE leaking nothing (the descriptor count is unchanged);

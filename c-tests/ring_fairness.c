@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A stream of posts never starves fd readiness, on either backend: while
  * a producer thread keeps the posts queue non-empty, an eventfd made ready
  * must still be reported. On epoll peek takes posts without a system call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Backend choice: with io_uring refused the way a container's seccomp
  * profile refuses it (io_uring_setup fails with EPERM, or ENOSYS), a ring
  * made without EVFD_RING_BACKEND falls back to epoll and works; forcing

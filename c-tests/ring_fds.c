@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_ring_add_fd: pipe readiness (level-triggered: reported again until
  * drained, like the kernel's level-triggered epoll in the same test),
  * POLLOUT, eventfd and timerfd counts read for you (evfd's and the

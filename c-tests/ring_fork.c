@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* fork() while a ring is live: the child may only evfd_ring_free it (every
  * other call fails with EINVAL there, and free leaves the parent's ring
  * alone); the parent's ring keeps working: events pending before the fork

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_ring_add_futex: one EVFD_KIND_FUTEX event when a private FUTEX_WAKE
  * wakes the word, error EAGAIN when the word does not hold `expected`,
  * one-shot (re-add to wait again), removable, and its argument errors. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Many futex waits in one ring, on both backends: 300 words, more than
  * the 128 words one futex_waitv call can hold, so on epoll several of the
  * ring's helper threads wait. Each word woken the way every lock wakes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The Linux 6.18 trap: a private io_uring futex wait armed while the process
  * is still single-threaded must still be woken by FUTEX_WAKE|FUTEX_PRIVATE_FLAG
  * from the first thread created afterwards. This program is single-threaded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Nothing is lost when queues overflow: a ring made with a tiny queue
  * (entries = 1) gets thousands of one-shot timers due at once (user-space
  * timers, delivered 16 at a time), then hundreds of eventfds written at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_ring_peek makes no system call when posts and due timers are
  * pending, on both backends (DESIGN §4): the consumer thread installs a
  * seccomp filter that traps every system call (SIGSYS, counted by a

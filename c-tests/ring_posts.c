@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_ring_post from several threads at once: every post arrives as its
  * own EVFD_KIND_USER event (none coalesced, none lost), in order per
  * producer, and the consumer can take them with evfd_ring_peek alone. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_ring_rearm_timer, as DESIGN §4 says it behaves: it moves a pending
  * timer (it fires at the new time, never at the old one); it discards
  * expirations not yet delivered (a SEQ timer left unread for several

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Regression (found by the ring fuzz target): evfd_ring_remove() of a
  * one-shot source (REL timer, futex) whose completion the ring had already
  * taken from the kernel, but whose event was not yet delivered (a peek with

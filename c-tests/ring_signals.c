@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_ring_add_signal: one EVFD_KIND_SIGNAL event per delivered signal
  * with its full siginfo (sigqueue value, pid, uid, si_code), queued
  * real-time signals not merged, every registration of a signal told,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A storm into one ring: realtime signals queued with sigqueue values by
  * three threads and by another process into evfd_ring_add_signal, while four
  * threads post. Every signal value and every post arrives exactly once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Posts from many threads race with a single consumer that keeps changing
  * the ring: adding and removing fd, timer and signal sources (some with the
  * same udata the posters use), peeking with small buffers and waiting. Every

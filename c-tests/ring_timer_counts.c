@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Timer counts and scale. A SEQ timer left unread counts the periods it
  * missed in `value`, in one event, as the kernel's timerfd with the same
  * period counts them (read beside it; the two are read a moment apart, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_ring_add_timer: SEQ repeats until removed, REL and ABS fire once
  * and are then gone, on every clock; no descriptor is created per timer on
  * either backend (at most one kernel timer per clock); argument errors, in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ring_util.h - helpers shared by the ring_*.c tests. */
 #ifndef EVFD_RING_UTIL_H
 #define EVFD_RING_UTIL_H

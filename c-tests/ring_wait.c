@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd_ring_wait and evfd_ring_fd: a timeout returns 0 with nothing
  * pending, a signal handler makes wait fail with EINTR, the ring's fd nests
  * in poll() (readable exactly while events are pending, including events

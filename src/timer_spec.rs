@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The timer rules shared by `evfd_timerfd` and the event ring's
 //! `evfd_ring_add_timer`/`evfd_ring_rearm_timer` (DESIGN §2.2, §4): which
 //! clocks, which timer types, which `when` values, checked once, here.

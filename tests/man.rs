@@ -345,6 +345,8 @@ fn examples_compile_with_the_page_s_command_and_run() {
             continue;
         };
         let dir = out_dir.join(&name);
+        // An earlier layout kept a file of this name here.
+        let _ = std::fs::remove_file(&dir);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let c_file = ex

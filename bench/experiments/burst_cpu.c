@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* burst_cpu.c - CPU ns per event for N eventfds made ready at once by this
  * thread and taken with evfd_ring_wait (bench/EXPERIMENTS.md, "Ring v2:
  * kernel reads or poll + read for counters on io_uring").

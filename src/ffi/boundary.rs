@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The one boundary mechanism every exported function goes through: run
 //! the safe Rust call, then turn its `Result` into the C convention for the
 //! function's return type — the value with `errno` exactly as the caller

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The event ring's C API (DESIGN §4): `evfd_ring_*`.
 
 use super::boundary::{c_call, Reclaim};

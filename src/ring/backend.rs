@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The one place where the engine meets a backend: an enum over the two,
 //! forwarding each request. The engine never asks which backend it runs
 //! on; what differs between them is decided here or inside each backend.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! What a backend reports, in one backend-neutral type: the engine turns
 //! these into events and never learns how the kernel was asked.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The engine: sources, level semantics, signals, timers and event
 //! assembly, over a backend that only arms kernel requests and reports
 //! backend-neutral completions. One consumer thread drives it (see

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The epoll backend, used where io_uring is refused (container seccomp
 //! profiles, `kernel.io_uring_disabled`): fds in one level-triggered epoll
 //! set, futex waits through helper threads in `futex_waitv`

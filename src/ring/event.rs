@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The event the ring delivers (`struct evfd_event`), and one constructor
 //! per kind of event, so every place that makes an event fills the same
 //! fields the same way.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Which file a watched fd number names. A caller may close a registered
 //! fd without removing it and get the number back for another file; adding
 //! that number again must then drop the old source (with one `EBADF`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! What the ring reads from a ready fd for the caller: the count of an
 //! eventfd or timerfd, the records of a signalfd (DESIGN §4 `add_fd`), and
 //! how it tells which of those an fd is.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Fork detection: a ring belongs to the process that made it. A
 //! `pthread_atfork` child handler bumps a generation counter, so checking
 //! costs one relaxed load per call, not a `getpid`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Futex waits on the epoll backend (DESIGN §4 `add_futex`): helper threads
 //! the ring owns, each sleeping in `futex_waitv(2)` on up to 127 of the
 //! caller's words plus one word of its own, the *control word*. The ring

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The io_uring backend: fd readiness through polls (multishot where the
 //! ring reads the fd, one-shot and re-armed after each report otherwise,
 //! for level semantics), eventfd and timerfd counts read by the kernel

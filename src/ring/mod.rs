@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The event ring (DESIGN §4): one queue for fd readiness, signals, timers,
 //! futex wake-ups and user posts, consumed from user memory.
 //!

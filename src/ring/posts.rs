@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The posts queue: `evfd_ring_post` from any thread, taken by the one
 //! consumer, every post one event, in order per producer.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The public ring: the part any thread may touch (posts) and the
 //! consumer's part (everything else), with the checks every call makes
 //! (fork, the consumer contract) and `wait`'s clock.

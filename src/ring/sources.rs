@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The ring's sources and their indexes: a slab of sources addressed by
 //! tokens (the value the kernel carries back in each completion), an index
 //! by `udata` (several sources may share one) and an index by fd. Adding,

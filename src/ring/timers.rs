@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The ring's timers, in user space (DESIGN §4): no descriptor per timer
 //! on either backend. Each timer is an entry in a 4-ary min-heap of
 //! deadlines, one heap per kernel clock; the ring arms at most one kernel

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! ThreadSanitizer sees a C program's mallocs and frees but not this
 //! library's (uninstrumented) atomics, so a post allocated by one thread and
 //! freed by the consumer looks like a race to it. When the program runs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Reading the clocks timers run on. glibc's `clock_gettime` reads
 //! `CLOCK_MONOTONIC`, `CLOCK_REALTIME` and `CLOCK_BOOTTIME` through the
 //! vDSO: no system call (on a clock source the vDSO can read, such as the

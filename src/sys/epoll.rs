@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! epoll: the ring's epoll backend and its fd-identity checks.
 
 use super::{check, check_fd, raw_syscall, syscall6};

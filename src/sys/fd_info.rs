@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! What a descriptor is: open or not, its type, its `/proc/self/fdinfo`
 //! fields, and duplicating it.
 

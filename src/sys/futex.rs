@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Futex calls of the ring: the 6.16+ private-hash prctl.
 
 use super::{check, raw_syscall, syscall6};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Reading and writing the counters and records the ring consumes.
 
 use super::check;

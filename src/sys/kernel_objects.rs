@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Creating and setting the kernel objects evfd wraps: signalfd, timerfd,
 //! eventfd (by number, never through libc's wrappers of names evfd exports).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Every raw system call evfd makes, one module per concern.
 //!
 //! evfd exports `signalfd` and `timerfd` itself, so calling libc's wrappers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The system calls the eventfs signal handler (`src/eventfs/handler.rs`)
 //! makes, and nothing else: every function here is async-signal-safe (raw
 //! system calls or glibc's async-signal-safe `sigaction`; no allocation, no

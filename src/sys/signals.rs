@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Signal masks and exact dispositions, outside any signal handler.
 
 use super::kernel_objects::{sigset_bit, KernelSigset, KERNEL_SIGSET_SIZE};
