@@ -2,6 +2,7 @@
 //! The library's own version at run time (the header's `EVFD_VERSION_*`
 //! macros give the version a program was compiled against).
 
+use super::boundary::{c_call, Reclaim};
 use libc::c_char;
 
 /// Cargo.toml's version, NUL-terminated: the one source of every version.
@@ -14,11 +15,12 @@ const VERSION: &[u8] = concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes();
 /// from a signal handler.
 #[no_mangle]
 pub extern "C" fn evfd_version() -> *const c_char {
-    VERSION.as_ptr().cast()
+    c_call(Reclaim::Yes, || Ok(VERSION.as_ptr().cast()))
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     #[test]
     fn version_is_nul_terminated_and_cargo_s() {
         let v = super::VERSION;
