@@ -40,6 +40,10 @@ WORKLOADS = [  # (record workload, title, size label, x label in plots)
     ("move", "move 1,000 of N pending timers to a later deadline", "N"),
     ("signal", "signal from another thread, one in flight (latency)", "signals"),
 ]
+SHORT = {"msgs_split": "messages, two CPUs,", "msgs_same": "messages, one CPU,",
+         "fds": "ready eventfds N =", "timer_create": "create timers N =",
+         "timer_expire": "expire timers N =", "move": "move 1,000 of N =",
+         "signal": "signal latency,"}
 PLOTS = [  # (file, title, [(workload, group label)...] or None for by-size)
     ("msgs", "Cross-thread messages: CPU ns per message", [("msgs_split", "two CPUs"),
                                                           ("msgs_same", "one CPU")]),
@@ -93,7 +97,10 @@ def fmt(x):
 def fmt_ratio(x):
     if x != x:
         return "-"
-    return "%.2f" % x if x >= 0.1 else "%.2g" % x
+    if x >= 0.1:
+        return "%.2f" % x
+    digits = 1 - int(math.floor(math.log10(x))) if x > 0 else 2
+    return "%.*f" % (digits, x)
 
 
 class Cell:
@@ -298,6 +305,7 @@ def main():
       "everywhere, on both backends, in CPU and in wall time. Signal rows compare p50 and "
       "p99 latency instead.")
     w("")
+    behind = []
     w("| workload | size | evfd io_uring: CPU | wall | evfd epoll: CPU | wall | best peer (CPU) | its CPU ns | best peer (wall) | its wall ns |")
     w("|---|---:|---:|---:|---:|---:|---|---:|---|---:|")
     for wl, title, _ in WORKLOADS:
@@ -322,7 +330,40 @@ def main():
                 row[-4] += " (p50)"
                 row[-2] += " (p99)"
             w("| " + " | ".join(row) + " |")
+            for e in EVFDS:
+                c = impls.get(e)
+                label = "%s %s" % (SHORT[wl], "{:,}".format(n))
+                if c is not None and c.skip and not c.by_rep:
+                    behind.append((0.0, e, label, "skipped (errno %s)" % c.skip[0]))
+                    continue
+                parts, worst = [], None
+                for m in (m0, m1):
+                    b = best_peer(impls, m)
+                    r = ratio(impls, e, b, m)[0] if b else float("nan")
+                    if r == r:
+                        parts.append("%s %s" % (m if wl == "signal" else m.upper() if m == "cpu" else m,
+                                                fmt_ratio(r)) + (" (%s× behind %s)" % (fmt(1 / r), b) if r < 1 else ""))
+                        worst = r if worst is None else min(worst, r)
+                if worst is not None and worst < 1:
+                    behind.append((worst, e, label, ", ".join(parts)))
     w("")
+    if behind:
+        w("Below the target in this run (ratio < 1 in either metric), worst first:")
+        w("")
+        for e in EVFDS:
+            mine = sorted((x for x in behind if x[1] == e), key=lambda x: x[0])
+            if not mine:
+                w("- **%s**: none." % e)
+                continue
+            w("- **%s**: %s." % (e, "; ".join("%s: %s" % (lab, txt) for _, _, lab, txt in mine)))
+        w("")
+    rearm = sorted({c.extra["rearm"] for k, impls in cells.items() for c in impls.values()
+                    if "rearm" in c.extra})
+    if rearm:
+        w("evfd moved its pending timers by: %s (`evfd_ring_rearm_timer` is looked up with dlsym "
+          "at run time; where the library lacks it, remove + add_timer is used)." % ", ".join(
+              "`%s`" % x for x in rearm))
+        w("")
     w("### Per implementation")
     w("")
     w("ns per event, median [p25–p75] over the repetitions (reps = how many ran). "
