@@ -284,6 +284,9 @@ def main():
          os.cpu_count(), cpu, platform.release(), notes.get("loadavg.start", "?"),
          notes.get("loadavg.end", "?"), notes.get("seconds", "?")))
     w("")
+    w("Tree: commit `%s`; peers (Debian packages): %s." % (
+        notes.get("commit", "?"), ", ".join("`%s`" % v for v in notes.get("versions", "?").split())))
+    w("")
     w("Command: `%s` (sources: `bench/peers/`; `peers.h` describes the workloads, and each "
       "peer's file says how that peer is used and why that is its documented way). "
       "Records: `%s`." % (command, path))

@@ -50,6 +50,31 @@ def cells(quick):
     return out
 
 
+def describe_tree():
+    """The commit, with '+dirty' if bench/peers or src differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, universal_newlines=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bench/peers/*.c",
+                                "bench/peers/*.h", "src", "Cargo.toml"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, universal_newlines=True).stdout.strip()
+        return (head or "unknown") + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def versions():
+    """The Debian versions of the peers' libraries, as name=version."""
+    pkgs = ["libev4", "libevent-core-2.1-7", "libuv1", "liburing2"]
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}=${Version} "] + pkgs,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             universal_newlines=True).stdout
+        return out.strip().replace(":amd64", "") or "unknown"
+    except OSError:
+        return "unknown"
+
+
 def main():
     args = sys.argv[1:]
     quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -92,6 +117,8 @@ def main():
     emit("# date %s" % time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
     with open("/proc/loadavg") as f:
         emit("# loadavg.start %s" % f.read().strip())
+    emit("# commit %s" % describe_tree())
+    emit("# versions %s" % versions())
     for name, prog, _ in IMPLS:
         if prog in missing or not os.path.exists(os.path.join(bindir, prog)):
             emit("peers impl=%s status=skip reason=%s" % (name, missing.get(prog, "not_built")))
