@@ -284,6 +284,15 @@ def main():
          os.cpu_count(), cpu, platform.release(), notes.get("loadavg.start", "?"),
          notes.get("loadavg.end", "?"), notes.get("seconds", "?")))
     w("")
+    try:
+        loads = [float(notes.get(k, "0").split()[0]) for k in ("loadavg.start", "loadavg.end")]
+    except ValueError:
+        loads = [0.0]
+    if max(loads) > (os.cpu_count() or 1):
+        w("**The machine was busy** (1-minute load up to %.1f on %d CPUs, other work sharing it): "
+          "wall times include waiting for a CPU, so they are inflated and noisier than CPU times; "
+          "the CPU ratios are the more reliable reading of this run." % (max(loads), os.cpu_count()))
+        w("")
     w("Tree: commit `%s`; peers (Debian packages): %s." % (
         notes.get("commit", "?"), ", ".join("`%s`" % v for v in notes.get("versions", "?").split())))
     w("")
