@@ -154,6 +154,20 @@ bench: lib
 	python3 bench/ring_report.py $(BENCH_OUT)/ring_bench.txt $(BENCH_OUT)/ring.md \
 		$(BENCH_REPORT)/plots/ring_bench.svg "make bench$(if $(BENCH_IS_QUICK), BENCH_QUICK=$(BENCH_QUICK))"
 	python3 bench/report.py $(BENCH_OUT) $(BENCH_REPORT)
+	$(MAKE) bench-peers
+
+# The ring against libev, libevent, libuv, liburing and raw epoll
+# (bench/peers/): builds the peers (installing their Debian -dev packages
+# when missing, or skipping them), runs them interleaved, and writes the
+# Peers section of RESULTS.md and bench/plots/peers_*.svg.
+.PHONY: bench-peers
+PEERS_RECORDS := $(if $(BENCH_IS_QUICK),$(BENCH_OUT)/peers.txt,bench/peers/records.txt)
+bench-peers: lib
+	sh bench/peers/build.sh $(BUILD_DIR)/bench/peers $(abspath $(BUILD_DIR)/so)
+	@mkdir -p $(BENCH_OUT)
+	env BENCH_QUICK=$(BENCH_QUICK) python3 bench/peers/run.py $(BUILD_DIR)/bench/peers $(PEERS_RECORDS)
+	python3 bench/peers/report.py $(PEERS_RECORDS) $(BENCH_REPORT) \
+		"make bench-peers$(if $(BENCH_IS_QUICK), BENCH_QUICK=$(BENCH_QUICK))"
 
 header:
 	EVFD_WRITE_HEADER=1 $(CARGO) test --test header committed_header_is_fresh

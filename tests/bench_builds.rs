@@ -46,15 +46,78 @@ fn bench_programs_compile() {
     }
 }
 
+/// Whether the C compiler finds `<header>` (a peer's Debian -dev package).
+fn header_available(header: &str) -> bool {
+    use std::io::Write;
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let Ok(mut child) = Command::new(cc)
+        .args(["-x", "c", "-std=gnu11", "-fsyntax-only", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let src = format!("#include <{header}>\nint main(void) {{ return 0; }}\n");
+    let wrote = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(src.as_bytes())
+        .is_ok();
+    wrote && child.wait().is_ok_and(|s| s.success())
+}
+
+/// The peer benchmarks (`bench/peers/`, `make bench-peers`) compile with
+/// `-Werror`: evfd's and raw epoll's always; libev's, libevent's, libuv's
+/// and liburing's where their Debian -dev package is installed (`make
+/// bench-peers` installs them; the tests do not), else skipped with a
+/// message.
+#[test]
+fn peer_benchmarks_compile() {
+    lib_dir();
+    let peers: [(&str, Option<&str>, &[&str]); 6] = [
+        ("evfd", None, &["-ldl"]),
+        ("epoll", None, &[]),
+        ("libev", Some("ev.h"), &["-lev"]),
+        (
+            "libevent",
+            Some("event2/event.h"),
+            &["-levent_core", "-levent_pthreads"],
+        ),
+        ("libuv", Some("uv.h"), &["-luv"]),
+        ("liburing", Some("liburing.h"), &["-luring"]),
+    ];
+    for (name, header, libs) in peers {
+        if let Some(h) = header {
+            if !header_available(h) {
+                eprintln!("SKIP: bench/peers/{name}.c: <{h}> is not installed");
+                continue;
+            }
+        }
+        let source = root().join("bench").join("peers").join(format!("{name}.c"));
+        let exe = support::target_dir().join("bench").join("peers").join(name);
+        let mut extra = vec!["-O2".to_owned()];
+        extra.extend(libs.iter().map(|l| l.to_string()));
+        compile(&source, &exe, true, &extra, Mode::Plain);
+    }
+}
+
 #[test]
 fn bench_report_script_parses() {
-    let status = Command::new("python3")
-        .current_dir(root())
-        .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"])
-        .arg("bench/report.py")
-        .status();
-    match status {
-        Ok(s) => assert!(s.success(), "bench/report.py does not parse"),
-        Err(e) => eprintln!("SKIP: no python3 to check bench/report.py ({e})"),
+    for script in [
+        "bench/report.py",
+        "bench/peers/run.py",
+        "bench/peers/report.py",
+    ] {
+        let status = Command::new("python3")
+            .current_dir(root())
+            .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"])
+            .arg(script)
+            .status();
+        match status {
+            Ok(s) => assert!(s.success(), "{script} does not parse"),
+            Err(e) => eprintln!("SKIP: no python3 to check {script} ({e})"),
+        }
     }
 }

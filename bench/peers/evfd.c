@@ -1,0 +1,187 @@
+/* evfd.c - evfd's event ring on the peer workloads (bench/peers/peers.h).
+ * The backend is the library's choice or EVFD_RING_BACKEND=epoll|io_uring;
+ * the records name it (impl=evfd-io_uring or evfd-epoll).
+ *
+ * How the ring is used, as include/evfd.h documents it:
+ *  - one ring from evfd_ring_new(0, 0) (the default size), events taken in
+ *    batches of up to 1,024 with evfd_ring_wait (which returns pending
+ *    events without a system call);
+ *  - messages: evfd_ring_post from the producer, one event per post, no
+ *    queue of our own (posts are never coalesced);
+ *  - eventfds: evfd_ring_add_fd(fd, POLLIN); the ring reads each eventfd
+ *    and hands over the count in ev.value, so the loop does no read();
+ *  - timers: evfd_ring_add_timer(CLOCK_MONOTONIC, EVFD_TIMER_REL), one-shot
+ *    timers are gone after their event;
+ *  - moving a pending timer: evfd_ring_rearm_timer (DESIGN §4) where the
+ *    library has it, looked up at run time with dlsym so this compiles
+ *    against headers without it; else evfd_ring_remove + evfd_ring_add_timer
+ *    (records say which: rearm=...);
+ *  - signals: evfd_ring_add_signal, SIGUSR1 blocked in every thread. */
+#define _GNU_SOURCE
+#include "peers.h"
+
+#include <dlfcn.h>
+#include <evfd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+
+#define BATCH 1024
+
+static struct evfd_ring *ring;
+static struct evfd_event evs[BATCH];
+
+static void peer_init(const char *workload) {
+    (void)workload;
+    ring = evfd_ring_new(0, 0);
+    if (ring == NULL)
+        BENCH_DIE("evfd_ring_new");
+    char name[64];
+    snprintf(name, sizeof name, "evfd-%s", evfd_ring_backend(ring));
+    peer_set_impl(name);
+}
+
+static int wait_events(void) {
+    int k;
+    while ((k = evfd_ring_wait(ring, evs, BATCH, NULL)) < 0 && errno == EINTR) {
+    }
+    if (k < 0)
+        BENCH_DIE("evfd_ring_wait");
+    return k;
+}
+
+static void post_one(void *ctx, struct msg m) {
+    (void)ctx;
+    if (evfd_ring_post(ring, m.tag, m.seq) != 0)
+        BENCH_DIE("evfd_ring_post");
+}
+
+static void run_msgs(int split, long n) {
+    struct producer p;
+    if (producer_start(&p, split, n, post_one, NULL) != 0)
+        return;
+    struct msg_check c = {0};
+    struct meter m;
+    meter_start(&m);
+    producer_go(&p);
+    while (c.next < (uint64_t)n) {
+        int k = wait_events();
+        for (int i = 0; i < k; i++) {
+            BENCH_CHECK(evs[i].kind == EVFD_KIND_USER);
+            msg_check(&c, evs[i].udata, evs[i].value);
+        }
+    }
+    meter_stop(&m);
+    producer_join(&p);
+    peer_record(split ? "msgs_split" : "msgs_same", n, n, &m, "");
+}
+
+static void fd_round(const int *fds, long n) {
+    uint64_t one = 1, got = 0;
+    for (long i = 0; i < n; i++)
+        BENCH_CHECK(write(fds[i], &one, sizeof one) == sizeof one);
+    while (got < (uint64_t)n) {
+        int k = wait_events();
+        for (int i = 0; i < k; i++) {
+            BENCH_CHECK(evs[i].kind == EVFD_KIND_FD && evs[i].error == 0);
+            got += evs[i].value;
+        }
+    }
+    BENCH_CHECK(got == (uint64_t)n);
+}
+
+static void run_fds(long n, long rounds) {
+    int *fds = malloc((size_t)n * sizeof *fds);
+    BENCH_CHECK(fds != NULL);
+    for (long i = 0; i < n; i++) {
+        fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        BENCH_CHECK(fds[i] >= 0);
+        if (evfd_ring_add_fd(ring, fds[i], POLLIN, (uint64_t)i) != 0) {
+            peer_skip("fds", n, errno, "evfd_ring_add_fd");
+            return;
+        }
+    }
+    fd_round(fds, n);
+    struct meter m;
+    meter_start(&m);
+    for (long r = 0; r < rounds; r++)
+        fd_round(fds, n);
+    meter_stop(&m);
+    peer_record("fds", n, n * rounds, &m, "");
+}
+
+static void run_timers(long n) {
+    struct meter m;
+    meter_start(&m);
+    for (long i = 0; i < n; i++) {
+        struct timespec when = ts_of(timer_ns(i));
+        if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, EVFD_TIMER_REL, &when, (uint64_t)i + 1) != 0) {
+            int e = errno;
+            peer_skip("timer_create", n, e, "evfd_ring_add_timer");
+            peer_skip("timer_expire", n, e, "evfd_ring_add_timer");
+            return;
+        }
+    }
+    meter_stop(&m);
+    peer_record("timer_create", n, n, &m, "");
+    sleep_until_timers_due(m.wall0 + m.wall);
+    uint64_t fired = 0;
+    meter_start(&m);
+    while (fired < (uint64_t)n) {
+        int k = wait_events();
+        for (int i = 0; i < k; i++) {
+            BENCH_CHECK(evs[i].kind == EVFD_KIND_TIMER && evs[i].error == 0);
+            fired++;
+        }
+    }
+    meter_stop(&m);
+    peer_record("timer_expire", n, n, &m, "");
+}
+
+typedef int (*rearm_fn)(struct evfd_ring *, uint64_t, int, const struct timespec *);
+
+static void run_move(long n, long moves) {
+    rearm_fn rearm = (rearm_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "evfd_ring_rearm_timer");
+    for (long i = 0; i < n; i++) {
+        struct timespec when = ts_of(move_from_ns(i));
+        if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, EVFD_TIMER_REL, &when, (uint64_t)i + 1) != 0) {
+            peer_skip("move", n, errno, "evfd_ring_add_timer");
+            return;
+        }
+    }
+    struct meter m;
+    meter_start(&m);
+    for (long k = 0; k < moves; k++) {
+        uint64_t udata = (uint64_t)moved_index(k, n, moves) + 1;
+        struct timespec when = ts_of(move_to_ns(k));
+        if (rearm != NULL) {
+            if (rearm(ring, udata, EVFD_TIMER_REL, &when) != 0)
+                BENCH_DIE("evfd_ring_rearm_timer");
+        } else {
+            if (evfd_ring_remove(ring, udata) != 0)
+                BENCH_DIE("evfd_ring_remove");
+            if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, EVFD_TIMER_REL, &when, udata) != 0) {
+                peer_skip("move", n, errno, "evfd_ring_add_timer(re-add)");
+                return;
+            }
+        }
+    }
+    meter_stop(&m);
+    peer_record("move", n, moves, &m,
+                rearm != NULL ? " rearm=evfd_ring_rearm_timer" : " rearm=remove+add_timer");
+}
+
+static void run_signal(long count) {
+    sig_prepare(count, 0);
+    if (evfd_ring_add_signal(ring, SIGUSR1, 7) != 0)
+        BENCH_DIE("evfd_ring_add_signal");
+    sig_go();
+    int done = 0;
+    while (!done) {
+        int k = wait_events();
+        for (int i = 0; i < k; i++) {
+            BENCH_CHECK(evs[i].kind == EVFD_KIND_SIGNAL && evs[i].signo == SIGUSR1);
+            done = sig_received();
+        }
+    }
+    sig_finish();
+}
