@@ -12,6 +12,13 @@
 //!   are discarded) or that was posted;
 //! - every post arrives exactly once with its value (never lost, never
 //!   coalesced, never duplicated), also after other sources were removed;
+//! - timers (add_timer, rearm_timer) against a per-udata model: a disarmed
+//!   timer never fires, rearm_timer is ENOENT exactly when no timer is
+//!   registered under the udata, a delivered one-shot is gone;
+//! - wait with a huge (or NULL) timeout returns at once when an event is
+//!   pending; every argument, extremes included (INT64_MAX/INT64_MIN
+//!   seconds, bad tv_nsec, UINT_MAX counts, INT_MIN/INT_MAX fds, signals,
+//!   clocks and types, NULL pointers, foreign fds, udata 0/UINT64_MAX);
 //! - after evfd_ring_free and closing the harness's descriptors, the
 //!   process has exactly the descriptors, signal mask and dispositions it
 //!   had before.
@@ -689,7 +696,13 @@ fn run_one(data: &[u8], epoll: bool) {
             }
             5 => {
                 let udata = decode_udata(&mut input);
-                let value = m.next_value;
+                // Fresh values, from 0 up or from UINT64_MAX down (all
+                // distinct, so each post is matched exactly).
+                let value = if input.u8() % 2 == 0 {
+                    m.next_value
+                } else {
+                    u64::MAX - m.next_value
+                };
                 m.next_value += 1;
                 // SAFETY: a live ring.
                 let (r, e) = call(|| unsafe { evfd_ring_post(ring, udata, value) });
