@@ -219,6 +219,10 @@ impl Fds {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Src {
     Fd,
+    /// A watched fd whose number the harness closed and reused for a new
+    /// file without `remove`: its source is dropped with one FD event with
+    /// `error = EBADF` (at the latest when the number is added again).
+    StaleFd,
     SignalFd,
     Signal,
     Futex,
@@ -269,7 +273,8 @@ impl Model {
     fn check_remove(&mut self, name: &str, udata: u64, r: c_int, e: c_int) {
         let kinds = self.live.get(&udata).cloned().unwrap_or_default();
         let t = self.timers.get(&udata).copied().unwrap_or_default();
-        let certain = t.certain() || kinds.iter().any(|s| *s != Src::Futex);
+        let certain =
+            t.certain() || kinds.iter().any(|s| !matches!(s, Src::Futex | Src::StaleFd));
         if certain {
             check(name, r, e, &[]);
         } else if kinds.is_empty() && t.total() == 0 {
@@ -329,6 +334,9 @@ impl Model {
             });
             let ok = kinds.iter().any(|s| match s {
                 Src::Fd => ev.kind == EVFD_KIND_FD && ev.error == 0,
+                Src::StaleFd => {
+                    ev.kind == EVFD_KIND_FD && (ev.error == 0 || ev.error == libc::EBADF)
+                }
                 Src::SignalFd => {
                     (ev.kind == EVFD_KIND_FD || ev.kind == EVFD_KIND_SIGNAL) && ev.error == 0
                 }
@@ -349,7 +357,7 @@ impl Model {
                     show(ev)
                 );
             }
-            if ev.kind == EVFD_KIND_FD {
+            if ev.kind == EVFD_KIND_FD && ev.error == 0 {
                 assert_ne!(ev.revents, 0, "an FD event with no revents: {}", show(ev));
             }
         }
@@ -493,7 +501,7 @@ fn run_one(data: &[u8], epoll: bool) {
         if input.is_empty() {
             break;
         }
-        match input.u8() % 16 {
+        match input.u8() % 17 {
             0 => {
                 // add_fd on a descriptor of some kind: the harness's own
                 // (pipe, eventfds, timerfd, signalfd, memfd, directory,
@@ -1006,6 +1014,39 @@ fn run_one(data: &[u8], epoll: bool) {
                 } else if maybe {
                     // ENOENT: every one-shot timer of udata had fired.
                     m.timers.remove(&udata);
+                }
+            }
+            16 => {
+                // Close the socket or the epoll fd behind the ring's back
+                // and reuse its number for a new file of the same kind
+                // (dup2 of a fresh one onto it). If it was watched, that
+                // source is dropped with one EBADF event (DESIGN §4: both
+                // backends alike), and adding the number again succeeds.
+                let is_socket = input.u8() % 2 == 0;
+                let which = if is_socket { fds.socket } else { fds.epoll };
+                // SAFETY: descriptors this harness owns; dup2 onto its own
+                // number.
+                unsafe {
+                    let fresh = if is_socket {
+                        libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+                    } else {
+                        libc::epoll_create1(libc::EPOLL_CLOEXEC)
+                    };
+                    assert!(fresh >= 0);
+                    assert_eq!(libc::dup2(fresh, which), which);
+                    libc::close(fresh);
+                }
+                if let Some(u) = m.watched.remove(&which) {
+                    // Another plain fd of the harness still watched under u?
+                    let still_fd = m
+                        .watched
+                        .iter()
+                        .any(|(fd, x)| *x == u && *fd != fds.signalfd);
+                    let kinds = m.live.entry(u).or_default();
+                    if !still_fd {
+                        kinds.remove(&Src::Fd);
+                    }
+                    kinds.insert(Src::StaleFd);
                 }
             }
             _ => {
