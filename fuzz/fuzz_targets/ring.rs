@@ -94,12 +94,22 @@ fn drain_signals() {
     }
 }
 
+/// `EVFD_FUZZ_TRACE=1` prints every checked call (to replay a crash by
+/// hand).
+fn trace(name: &str, ret: c_int, err: c_int, errs: &[c_int]) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("EVFD_FUZZ_TRACE").is_some()) {
+        eprintln!("{name} -> {ret} errno {err} (model: {errs:?})");
+    }
+}
+
 /// Asserts a call's outcome: success iff `errs` is empty, else -1 and
 /// exactly the first errno of `errs`, which the oracles list in the order
 /// the calls check their arguments (the man page's order: the ring, then
 /// the arguments left to right as documented; for timers type, clock,
 /// NULL `when`, its range). Returns whether it succeeded.
 fn check(name: &str, ret: c_int, err: c_int, errs: &[c_int]) -> bool {
+    trace(name, ret, err, errs);
     if errs.is_empty() {
         assert!(ret >= 0, "{name}: expected success, got errno {err}");
         assert_eq!(err, SENTINEL, "{name}: success changed errno");
@@ -117,6 +127,7 @@ fn check(name: &str, ret: c_int, err: c_int, errs: &[c_int]) -> bool {
 /// Like [`check`] but some outcomes are allowed both ways (a one-shot
 /// source may or may not have fired and gone).
 fn check_maybe(name: &str, ret: c_int, err: c_int, errs: &[c_int]) -> bool {
+    trace(name, ret, err, &[]);
     if ret >= 0 {
         assert_eq!(err, SENTINEL, "{name}: success changed errno");
         true
@@ -811,6 +822,9 @@ fn run_one(data: &[u8], epoll: bool) {
                 }
                 if check("evfd_ring_peek/wait", r, e, &errs) {
                     assert!(r as u32 <= max);
+                    for ev in &out[..r as usize] {
+                        trace(&format!("  event {}", show(ev)), 0, 0, &[]);
+                    }
                     if is_wait && !m.posts.is_empty() {
                         assert!(r >= 1, "wait returned 0 with a post pending");
                     }
