@@ -12,6 +12,13 @@
 //!   are discarded) or that was posted;
 //! - every post arrives exactly once with its value (never lost, never
 //!   coalesced, never duplicated), also after other sources were removed;
+//! - timers (add_timer, rearm_timer) against a per-udata model: a disarmed
+//!   timer never fires, rearm_timer is ENOENT exactly when no timer is
+//!   registered under the udata, a delivered one-shot is gone;
+//! - wait with a huge (or NULL) timeout returns at once when an event is
+//!   pending; every argument, extremes included (INT64_MAX/INT64_MIN
+//!   seconds, bad tv_nsec, UINT_MAX counts, INT_MIN/INT_MAX fds, signals,
+//!   clocks and types, NULL pointers, foreign fds, udata 0/UINT64_MAX);
 //! - after evfd_ring_free and closing the harness's descriptors, the
 //!   process has exactly the descriptors, signal mask and dispositions it
 //!   had before.
@@ -87,16 +94,32 @@ fn drain_signals() {
     }
 }
 
-/// Asserts a call's outcome: success iff `errs` is empty, else -1 and an
-/// errno from `errs`. Returns whether it succeeded.
+/// `EVFD_FUZZ_TRACE=1` prints every checked call (to replay a crash by
+/// hand).
+fn trace(name: &str, ret: c_int, err: c_int, errs: &[c_int]) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("EVFD_FUZZ_TRACE").is_some()) {
+        eprintln!("{name} -> {ret} errno {err} (model: {errs:?})");
+    }
+}
+
+/// Asserts a call's outcome: success iff `errs` is empty, else -1 and
+/// exactly the first errno of `errs`, which the oracles list in the order
+/// the calls check their arguments (the man page's order: the ring, then
+/// the arguments left to right as documented; for timers type, clock,
+/// NULL `when`, its range). Returns whether it succeeded.
 fn check(name: &str, ret: c_int, err: c_int, errs: &[c_int]) -> bool {
+    trace(name, ret, err, errs);
     if errs.is_empty() {
         assert!(ret >= 0, "{name}: expected success, got errno {err}");
         assert_eq!(err, SENTINEL, "{name}: success changed errno");
         true
     } else {
         assert_eq!(ret, -1, "{name}: expected one of {errs:?}, got {ret}");
-        assert!(errs.contains(&err), "{name}: errno {err} not in {errs:?}");
+        assert_eq!(
+            err, errs[0],
+            "{name}: errno {err}, expected the first of {errs:?}"
+        );
         false
     }
 }
@@ -104,6 +127,7 @@ fn check(name: &str, ret: c_int, err: c_int, errs: &[c_int]) -> bool {
 /// Like [`check`] but some outcomes are allowed both ways (a one-shot
 /// source may or may not have fired and gone).
 fn check_maybe(name: &str, ret: c_int, err: c_int, errs: &[c_int]) -> bool {
+    trace(name, ret, err, &[]);
     if ret >= 0 {
         assert_eq!(err, SENTINEL, "{name}: success changed errno");
         true
@@ -129,6 +153,10 @@ struct Fds {
     signalfd: c_int,
     file: c_int,
     dir: c_int,
+    /// Foreign kinds a ring may watch: an unconnected AF_UNIX datagram
+    /// socket and an (empty) epoll instance.
+    socket: c_int,
+    epoll: c_int,
 }
 
 impl Fds {
@@ -154,6 +182,8 @@ impl Fds {
             ) as c_int;
             let file = libc::memfd_create(c"evfd-ring-fuzz".as_ptr(), 0);
             let dir = libc::open(c"/".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+            let socket = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            let epoll = libc::epoll_create1(libc::EPOLL_CLOEXEC);
             let f = Fds {
                 pipe,
                 eventfd,
@@ -162,6 +192,8 @@ impl Fds {
                 signalfd,
                 file,
                 dir,
+                socket,
+                epoll,
             };
             for fd in f.all() {
                 assert!(fd >= 0, "creating the harness descriptors");
@@ -170,7 +202,7 @@ impl Fds {
         }
     }
 
-    fn all(&self) -> [c_int; 8] {
+    fn all(&self) -> [c_int; 10] {
         [
             self.pipe[0],
             self.pipe[1],
@@ -180,6 +212,8 @@ impl Fds {
             self.signalfd,
             self.file,
             self.dir,
+            self.socket,
+            self.epoll,
         ]
     }
 
@@ -191,21 +225,49 @@ impl Fds {
     }
 }
 
-/// What a udata was registered as (the kinds its events may have).
+/// What a udata was registered as (the kinds its events may have); timers
+/// are counted apart, in [`Timers`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Src {
     Fd,
+    /// A watched fd whose number the harness closed and reused for a new
+    /// file without `remove`: its source is dropped with one FD event with
+    /// `error = EBADF` (at the latest when the number is added again).
+    StaleFd,
     SignalFd,
     Signal,
-    Timer,
-    OneShotTimer,
     Futex,
 }
 
+/// The timers registered under one udata, by state. A `SEQ` or disarmed
+/// timer stays registered until removed; a one-shot (`REL`/`ABS`) timer is
+/// gone once its event is delivered. The ring hands a due timer straight
+/// to the caller's array (never holds it), so the model sees every timer
+/// event; `oneshot` is an upper bound only because an event for a udata
+/// that also has `SEQ` timers cannot be told apart.
+#[derive(Clone, Copy, Default, Debug)]
+struct Timers {
+    seq: usize,
+    disarmed: usize,
+    oneshot: usize,
+}
+
+impl Timers {
+    /// Certainly at least one timer registered.
+    fn certain(&self) -> bool {
+        self.seq + self.disarmed > 0
+    }
+    fn total(&self) -> usize {
+        self.seq + self.disarmed + self.oneshot
+    }
+}
+
 struct Model {
-    epoll: bool,
-    /// udata → kinds of sources registered under it and not removed.
+    /// udata → kinds of non-timer sources registered under it and not
+    /// removed.
     live: BTreeMap<u64, BTreeSet<Src>>,
+    /// udata → its timers.
+    timers: BTreeMap<u64, Timers>,
     /// Descriptors watched (EEXIST on a second add).
     watched: BTreeMap<c_int, u64>,
     /// Posts not yet received: (udata, value).
@@ -216,6 +278,27 @@ struct Model {
 }
 
 impl Model {
+    /// Checks a remove's outcome (certain success while a source that
+    /// never goes by itself is registered; ENOENT when nothing is; either
+    /// when only one-shot sources may remain) and forgets the udata.
+    fn check_remove(&mut self, name: &str, udata: u64, r: c_int, e: c_int) {
+        let kinds = self.live.get(&udata).cloned().unwrap_or_default();
+        let t = self.timers.get(&udata).copied().unwrap_or_default();
+        let certain =
+            t.certain() || kinds.iter().any(|s| !matches!(s, Src::Futex | Src::StaleFd));
+        if certain {
+            check(name, r, e, &[]);
+        } else if kinds.is_empty() && t.total() == 0 {
+            check(name, r, e, &[libc::ENOENT]);
+        } else {
+            check_maybe(name, r, e, &[libc::ENOENT]);
+        }
+        // Either way nothing is registered under udata any more.
+        self.live.remove(&udata);
+        self.timers.remove(&udata);
+        self.watched.retain(|_, u| *u != udata);
+    }
+
     fn check_events(&mut self, evs: &[evfd_event]) {
         for ev in evs {
             assert!(
@@ -237,18 +320,38 @@ impl Model {
                 self.received_posts += 1;
                 continue;
             }
+            if ev.kind == EVFD_KIND_TIMER {
+                // Only an armed timer fires: never a disarmed one (added
+                // with a zero `when` or re-armed with one), never one of a
+                // removed udata, never after its one shot was delivered.
+                let t = self.timers.get_mut(&ev.udata).unwrap_or_else(|| {
+                    panic!("a TIMER event for a udata with no timer: {}", show(ev))
+                });
+                assert!(
+                    t.seq + t.oneshot > 0 && ev.error == 0 && ev.value >= 1,
+                    "a TIMER event from no armed timer ({t:?}): {}",
+                    show(ev)
+                );
+                if t.seq == 0 {
+                    t.oneshot -= 1; // this one-shot timer is gone
+                    if t.total() == 0 {
+                        self.timers.remove(&ev.udata);
+                    }
+                }
+                continue;
+            }
             let kinds = self.live.get(&ev.udata).unwrap_or_else(|| {
                 panic!("an event for a udata with no live source: {}", show(ev))
             });
             let ok = kinds.iter().any(|s| match s {
                 Src::Fd => ev.kind == EVFD_KIND_FD && ev.error == 0,
+                Src::StaleFd => {
+                    ev.kind == EVFD_KIND_FD && (ev.error == 0 || ev.error == libc::EBADF)
+                }
                 Src::SignalFd => {
                     (ev.kind == EVFD_KIND_FD || ev.kind == EVFD_KIND_SIGNAL) && ev.error == 0
                 }
                 Src::Signal => ev.kind == EVFD_KIND_SIGNAL && ev.error == 0,
-                Src::Timer | Src::OneShotTimer => {
-                    ev.kind == EVFD_KIND_TIMER && ev.error == 0 && ev.value >= 1
-                }
                 Src::Futex => {
                     ev.kind == EVFD_KIND_FUTEX && (ev.error == 0 || ev.error == libc::EAGAIN)
                 }
@@ -265,7 +368,7 @@ impl Model {
                     show(ev)
                 );
             }
-            if ev.kind == EVFD_KIND_FD {
+            if ev.kind == EVFD_KIND_FD && ev.error == 0 {
                 assert_ne!(ev.revents, 0, "an FD event with no revents: {}", show(ev));
             }
         }
@@ -284,11 +387,25 @@ fn show(ev: &evfd_event) -> String {
     )
 }
 
+/// udata: 0 and `UINT64_MAX` often, a few small values (so sources share
+/// one), or arbitrary.
 fn decode_udata(input: &mut Bytes) -> u64 {
     match input.u8() % 8 {
         0 => u64::MAX,
         1 => input.u64(),
+        7 => 0,
         n => n as u64,
+    }
+}
+
+/// Timer types: the three valid ones most often, then 3, -1, `INT_MIN`,
+/// `INT_MAX` and arbitrary ints.
+fn decode_timertype(input: &mut Bytes) -> c_int {
+    match input.u8() % 10 {
+        0 => 3,
+        1 => input.u32() as c_int,
+        2 => [c_int::MIN, c_int::MAX, -1][input.u8() as usize % 3],
+        n => (n % 3) as c_int,
     }
 }
 
@@ -347,6 +464,7 @@ fn run_one(data: &[u8], epoll: bool) {
     let flags = match input.u8() % 8 {
         0 => input.u32(),
         1 => 1,
+        2 => u32::MAX,
         _ => 0,
     };
     set_errno(SENTINEL);
@@ -379,8 +497,8 @@ fn run_one(data: &[u8], epoll: bool) {
     let words: Box<[u32; 4]> = Box::new([0; 4]);
     let words_ptr = words.as_ptr() as *mut u32;
     let mut m = Model {
-        epoll,
         live: BTreeMap::new(),
+        timers: BTreeMap::new(),
         watched: BTreeMap::new(),
         posts: BTreeSet::new(),
         next_value: 0,
@@ -394,16 +512,20 @@ fn run_one(data: &[u8], epoll: bool) {
         if input.is_empty() {
             break;
         }
-        match input.u8() % 14 {
+        match input.u8() % 17 {
             0 => {
-                // add_fd on a descriptor of some kind.
-                let pick = input.u8() % 12;
+                // add_fd on a descriptor of some kind: the harness's own
+                // (pipe, eventfds, timerfd, signalfd, memfd, directory,
+                // socket, epoll), a closed number, -1, the ring's own fd,
+                // INT_MIN, INT_MAX.
+                let pick = input.u8() % 15;
                 let fd = match pick {
-                    0..=7 => fds.all()[pick as usize],
-                    8 => 900 + (input.u8() % 50) as c_int, // certainly closed
-                    9 => -1,
-                    10 => ring_fd,
-                    _ => c_int::MIN,
+                    0..=9 => fds.all()[pick as usize],
+                    10 => 900 + (input.u8() % 50) as c_int, // certainly closed
+                    11 => -1,
+                    12 => ring_fd,
+                    13 => c_int::MIN,
+                    _ => c_int::MAX,
                 };
                 let events = match input.u8() % 6 {
                     0 => 0,
@@ -421,8 +543,10 @@ fn run_one(data: &[u8], epoll: bool) {
                     | libc::POLLWRNORM
                     | libc::POLLWRBAND
                     | libc::POLLRDHUP) as u32;
+                // In the order evfd_ring_add_fd checks: fd open, events,
+                // regular file or directory, the ring's own fd, watched.
                 let mut errs = vec![];
-                if !(0..=7).contains(&pick) && pick != 10 {
+                if !(0..=9).contains(&pick) && pick != 12 {
                     errs.push(libc::EBADF);
                 }
                 if events == 0 || events & !known != 0 {
@@ -431,7 +555,7 @@ fn run_one(data: &[u8], epoll: bool) {
                 if pick == 6 || pick == 7 {
                     errs.push(libc::EPERM);
                 }
-                if pick == 10 {
+                if pick == 12 {
                     errs.push(libc::EINVAL);
                 }
                 if m.watched.contains_key(&fd) {
@@ -452,13 +576,28 @@ fn run_one(data: &[u8], epoll: bool) {
             1 => {
                 let signo = match input.u8() % 8 {
                     0..=3 => signals()[input.u8() as usize % 4],
-                    4 => [0, 65, -1, libc::SIGKILL, libc::SIGSTOP][input.u8() as usize % 5],
+                    4 => [
+                        0,
+                        65,
+                        -1,
+                        libc::SIGKILL,
+                        libc::SIGSTOP,
+                        32,
+                        33,
+                        c_int::MIN,
+                        c_int::MAX,
+                        64,
+                    ][input.u8() as usize % 10],
                     5 => input.u32() as c_int,
                     _ => 1 + (input.u8() % 64) as c_int,
                 };
                 let udata = decode_udata(&mut input);
-                let bad =
-                    !(1..=64).contains(&signo) || signo == libc::SIGKILL || signo == libc::SIGSTOP;
+                // 32 and 33 are glibc's (EINVAL, as for eventfs).
+                let bad = !(1..=64).contains(&signo)
+                    || signo == libc::SIGKILL
+                    || signo == libc::SIGSTOP
+                    || signo == 32
+                    || signo == 33;
                 let errs = if bad { vec![libc::EINVAL] } else { vec![] };
                 // SAFETY: a live ring.
                 let (r, e) = call(|| unsafe { evfd_ring_add_signal(ring, signo, udata) });
@@ -467,7 +606,7 @@ fn run_one(data: &[u8], epoll: bool) {
                 }
             }
             2 => {
-                const CLOCKS: [c_int; 8] = [
+                const CLOCKS: [c_int; 10] = [
                     libc::CLOCK_MONOTONIC,
                     libc::CLOCK_REALTIME,
                     libc::CLOCK_BOOTTIME,
@@ -476,13 +615,11 @@ fn run_one(data: &[u8], epoll: bool) {
                     libc::CLOCK_MONOTONIC_RAW,
                     -1,
                     libc::CLOCK_MONOTONIC,
+                    c_int::MIN,
+                    c_int::MAX,
                 ];
-                let clock = CLOCKS[input.u8() as usize % 8];
-                let ttype = match input.u8() % 8 {
-                    0 => 3,
-                    1 => input.u32() as c_int,
-                    n => (n % 3) as c_int,
-                };
+                let clock = CLOCKS[input.u8() as usize % CLOCKS.len()];
+                let ttype = decode_timertype(&mut input);
                 let null_when = input.u8() % 16 == 0;
                 let mut when = decode_timespec(&mut input);
                 if ttype == 1 && input.u8() % 2 == 0 && valid_ts(&when) && when.tv_sec < 1 << 40 {
@@ -491,34 +628,39 @@ fn run_one(data: &[u8], epoll: bool) {
                     when.tv_sec = when.tv_sec.saturating_add(n.tv_sec);
                 }
                 let udata = decode_udata(&mut input);
-                let mut errs = vec![];
-                if !(0..=2).contains(&ttype) {
-                    errs.push(libc::EINVAL);
-                }
-                if null_when {
-                    errs.push(libc::EFAULT);
-                }
+                // evfd_timerfd's checks in its order: timertype, clockid,
+                // `when` NULL (EFAULT), `when`'s range. Any valid `when`,
+                // however large (INT64_MAX seconds), is accepted; zero adds
+                // the timer disarmed.
                 let good_clock = [
                     libc::CLOCK_MONOTONIC,
                     libc::CLOCK_REALTIME,
                     libc::CLOCK_BOOTTIME,
                 ]
                 .contains(&clock);
-                if !good_clock || !valid_ts(&when) || (when.tv_sec == 0 && when.tv_nsec == 0) {
+                let mut errs = vec![];
+                if !(0..=2).contains(&ttype) || !good_clock {
+                    errs.push(libc::EINVAL);
+                }
+                if null_when {
+                    errs.push(libc::EFAULT);
+                } else if !valid_ts(&when) {
                     errs.push(libc::EINVAL);
                 }
                 let p: *const libc::timespec = if null_when { core::ptr::null() } else { &when };
                 // SAFETY: a live ring; `p` is NULL or a local.
                 let (r, e) = call(|| unsafe { evfd_ring_add_timer(ring, clock, ttype, p, udata) });
-                // The epoll backend needs a descriptor per timer; the
-                // harness is far from the limit, so none is accepted.
+                // No descriptor per timer (one kernel timer per clock), and
+                // the harness is far from the limit: EMFILE is not accepted.
                 if check("evfd_ring_add_timer", r, e, &errs) {
-                    let s = if ttype == 2 {
-                        Src::Timer
+                    let t = m.timers.entry(udata).or_default();
+                    if when.tv_sec == 0 && when.tv_nsec == 0 {
+                        t.disarmed += 1;
+                    } else if ttype == 2 {
+                        t.seq += 1;
                     } else {
-                        Src::OneShotTimer
-                    };
-                    m.live.entry(udata).or_default().insert(s);
+                        t.oneshot += 1;
+                    }
                 }
             }
             3 => {
@@ -544,9 +686,9 @@ fn run_one(data: &[u8], epoll: bool) {
                     errs.push(libc::EFAULT);
                 } else if which % 8 == 5 {
                     errs.push(libc::EINVAL);
-                } else if m.epoll {
-                    errs.push(libc::ENOSYS);
                 }
+                // Both backends wait (epoll: futex_waitv in the ring's
+                // helper threads; this kernel has it), so no ENOSYS.
                 // SAFETY: a live ring; the words outlive it.
                 let (r, e) = call(|| unsafe { evfd_ring_add_futex(ring, addr, expected, udata) });
                 if check("evfd_ring_add_futex", r, e, &errs) {
@@ -573,7 +715,13 @@ fn run_one(data: &[u8], epoll: bool) {
             }
             5 => {
                 let udata = decode_udata(&mut input);
-                let value = m.next_value;
+                // Fresh values, from 0 up or from UINT64_MAX down (all
+                // distinct, so each post is matched exactly).
+                let value = if input.u8() % 2 == 0 {
+                    m.next_value
+                } else {
+                    u64::MAX - m.next_value
+                };
                 m.next_value += 1;
                 // SAFETY: a live ring.
                 let (r, e) = call(|| unsafe { evfd_ring_post(ring, udata, value) });
@@ -583,26 +731,14 @@ fn run_one(data: &[u8], epoll: bool) {
             }
             6 => {
                 let udata = decode_udata(&mut input);
-                let kinds = m.live.get(&udata).cloned().unwrap_or_default();
-                let certain = kinds
-                    .iter()
-                    .any(|s| !matches!(s, Src::OneShotTimer | Src::Futex));
                 // SAFETY: a live ring.
                 let (r, e) = call(|| unsafe { evfd_ring_remove(ring, udata) });
-                let ok = if certain {
-                    check("evfd_ring_remove", r, e, &[])
-                } else if kinds.is_empty() {
-                    check("evfd_ring_remove", r, e, &[libc::ENOENT])
-                } else {
-                    check_maybe("evfd_ring_remove", r, e, &[libc::ENOENT])
-                };
-                let _ = ok;
-                // Either way nothing is registered under udata any more.
-                m.live.remove(&udata);
-                m.watched.retain(|_, u| *u != udata);
+                m.check_remove("evfd_ring_remove", udata, r, e);
             }
             7 | 8 => {
-                // peek, or wait with a zero (or bad) timeout.
+                // peek, or wait with a zero, short, huge, NULL or bad
+                // timeout. `max` INT_MAX itself is valid but would need an
+                // array of 2^31 events, so only the refused ones above it.
                 let max: u32 = match input.u8() % 8 {
                     0 => 0,
                     1 => u32::MAX,
@@ -611,23 +747,26 @@ fn run_one(data: &[u8], epoll: bool) {
                 };
                 let null_out = input.u8() % 16 == 0;
                 let is_wait = input.u8() % 2 == 0;
-                let timeout = match input.u8() % 8 {
-                    0 => libc::timespec {
-                        tv_sec: -1,
-                        tv_nsec: 0,
-                    },
-                    1 => libc::timespec {
-                        tv_sec: 0,
-                        tv_nsec: 1_000_000_000,
-                    },
-                    2 => libc::timespec {
-                        tv_sec: 0,
-                        tv_nsec: 1_000_000,
-                    },
-                    _ => libc::timespec {
-                        tv_sec: 0,
-                        tv_nsec: 0,
-                    },
+                let ts = |tv_sec: i64, tv_nsec: i64| libc::timespec { tv_sec, tv_nsec };
+                let mut null_timeout = false;
+                let mut timeout = match input.u8() % 14 {
+                    0 => ts(-1, 0),
+                    1 => ts(0, 1_000_000_000),
+                    2 => ts(0, 1_000_000),
+                    3 => ts(i64::MAX, 999_999_999),
+                    4 => ts(i64::MAX, 0),
+                    // Just past what a u64 of nanoseconds holds.
+                    5 => ts(18_446_744_073, 709_551_615),
+                    6 => ts(9_223_372_036, 854_775_807),
+                    7 => ts(i64::MIN, 0),
+                    8 => ts(0, -1),
+                    9 => ts(0, i64::MAX),
+                    10 => ts(1 << 33, 999_999_999),
+                    11 => {
+                        null_timeout = true;
+                        ts(0, 0)
+                    }
+                    _ => ts(0, 0),
                 };
                 let mut errs = vec![];
                 if max == 0 || max > c_int::MAX as u32 {
@@ -636,19 +775,35 @@ fn run_one(data: &[u8], epoll: bool) {
                 if null_out {
                     errs.push(libc::EFAULT);
                 }
-                if is_wait && !valid_ts(&timeout) {
+                if is_wait && !null_timeout && !valid_ts(&timeout) {
                     errs.push(libc::EINVAL);
+                }
+                // A long (or endless) wait is only made when it must return
+                // at once: refused, or a post of ours not yet received is
+                // pending (any timeout, however large, is accepted and an
+                // event pending is returned without waiting).
+                let long = null_timeout || timeout.tv_sec > 0;
+                let must_return = !errs.is_empty() || !m.posts.is_empty();
+                if is_wait && long && !must_return {
+                    null_timeout = false;
+                    timeout = ts(0, 0);
                 }
                 let p = if null_out {
                     core::ptr::null_mut()
                 } else {
                     out.as_mut_ptr()
                 };
+                let tp: *const libc::timespec = if null_timeout {
+                    core::ptr::null()
+                } else {
+                    &timeout
+                };
+                let started = std::time::Instant::now();
                 // SAFETY: a live ring; `out` holds BUF events and every
-                // valid max is ≤ BUF.
+                // valid max is ≤ BUF; `tp` is NULL or a local.
                 let (r, e) = call(|| unsafe {
                     if is_wait {
-                        evfd_ring_wait(ring, p, max, &timeout)
+                        evfd_ring_wait(ring, p, max, tp)
                     } else {
                         evfd_ring_peek(ring, p, max)
                     }
@@ -656,8 +811,23 @@ fn run_one(data: &[u8], epoll: bool) {
                 if is_wait && r == -1 && e == libc::EINTR {
                     continue;
                 }
+                if is_wait && long {
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(5),
+                        "wait({:?}, {}) with an event pending or bad arguments took {:?}",
+                        (timeout.tv_sec, timeout.tv_nsec),
+                        if null_timeout { "NULL" } else { "timeout" },
+                        started.elapsed()
+                    );
+                }
                 if check("evfd_ring_peek/wait", r, e, &errs) {
                     assert!(r as u32 <= max);
+                    for ev in &out[..r as usize] {
+                        trace(&format!("  event {}", show(ev)), 0, 0, &[]);
+                    }
+                    if is_wait && !m.posts.is_empty() {
+                        assert!(r >= 1, "wait returned 0 with a post pending");
+                    }
                     let n = r as usize;
                     let evs = out[..n].to_vec();
                     m.check_events(&evs);
@@ -727,7 +897,11 @@ fn run_one(data: &[u8], epoll: bool) {
                 // SAFETY: NULL ring pointers are part of the contract
                 // (EFAULT); `out`, `t` and `w` are locals.
                 unsafe {
-                    let calls: [(&str, (c_int, c_int)); 10] = [
+                    let huge = libc::timespec {
+                        tv_sec: i64::MAX,
+                        tv_nsec: 999_999_999,
+                    };
+                    let calls: [(&str, (c_int, c_int)); 13] = [
                         (
                             "add_fd",
                             call(|| evfd_ring_add_fd(null_ring, fds.pipe[0], 1, 1)),
@@ -739,6 +913,28 @@ fn run_one(data: &[u8], epoll: bool) {
                         (
                             "add_timer",
                             call(|| evfd_ring_add_timer(null_ring, 1, 0, &t, 1)),
+                        ),
+                        // The ring is checked first: EFAULT even with every
+                        // other argument wrong or extreme.
+                        (
+                            "add_timer(extremes)",
+                            call(|| {
+                                evfd_ring_add_timer(
+                                    null_ring,
+                                    c_int::MIN,
+                                    c_int::MAX,
+                                    core::ptr::null(),
+                                    u64::MAX,
+                                )
+                            }),
+                        ),
+                        (
+                            "rearm_timer",
+                            call(|| evfd_ring_rearm_timer(null_ring, u64::MAX, 2, &huge)),
+                        ),
+                        (
+                            "rearm_timer(extremes)",
+                            call(|| evfd_ring_rearm_timer(null_ring, 0, c_int::MIN, core::ptr::null())),
                         ),
                         (
                             "add_futex",
@@ -773,8 +969,124 @@ fn run_one(data: &[u8], epoll: bool) {
                     assert_eq!(errno(), libc::EFAULT);
                 }
             }
-            _ => {
+            13 => {
                 // evfd_ring_fd is stable and open.
+                // SAFETY: a live ring.
+                let (r, e) = call(|| unsafe { evfd_ring_fd(ring) });
+                check("evfd_ring_fd", r, e, &[]);
+                assert_eq!(r, ring_fd);
+            }
+            14 => {
+                // evfd_ring_rearm_timer: checks in the order timertype,
+                // `when` NULL (EFAULT), `when`'s range, then ENOENT if no
+                // timer is registered under udata (a delivered one-shot is
+                // gone); re-arms every timer of udata; zero disarms.
+                let udata = decode_udata(&mut input);
+                let ttype = decode_timertype(&mut input);
+                let null_when = input.u8() % 16 == 0;
+                let mut when = decode_timespec(&mut input);
+                if ttype == 1 && input.u8() % 2 == 0 && valid_ts(&when) && when.tv_sec < 1 << 40 {
+                    // Near now on CLOCK_MONOTONIC: soon, or long past on
+                    // the other clocks.
+                    when.tv_sec = when.tv_sec.saturating_add(now(libc::CLOCK_MONOTONIC).tv_sec);
+                }
+                let mut errs = vec![];
+                if !(0..=2).contains(&ttype) {
+                    errs.push(libc::EINVAL);
+                }
+                if null_when {
+                    errs.push(libc::EFAULT);
+                } else if !valid_ts(&when) {
+                    errs.push(libc::EINVAL);
+                }
+                let t = m.timers.get(&udata).copied().unwrap_or_default();
+                let maybe = errs.is_empty() && !t.certain() && t.oneshot > 0;
+                if errs.is_empty() && t.total() == 0 {
+                    errs.push(libc::ENOENT);
+                }
+                let p: *const libc::timespec = if null_when { core::ptr::null() } else { &when };
+                // SAFETY: a live ring; `p` is NULL or a local.
+                let (r, e) = call(|| unsafe { evfd_ring_rearm_timer(ring, udata, ttype, p) });
+                let ok = if maybe {
+                    check_maybe("evfd_ring_rearm_timer", r, e, &[libc::ENOENT])
+                } else {
+                    check("evfd_ring_rearm_timer", r, e, &errs)
+                };
+                if ok {
+                    // Every timer of udata now has the new type and `when`
+                    // (the count is an upper bound if one-shots were gone).
+                    let n = t.total();
+                    let mut new = Timers::default();
+                    if when.tv_sec == 0 && when.tv_nsec == 0 {
+                        new.disarmed = n;
+                    } else if ttype == 2 {
+                        new.seq = n;
+                    } else {
+                        new.oneshot = n;
+                    }
+                    m.timers.insert(udata, new);
+                } else if maybe {
+                    // ENOENT: every one-shot timer of udata had fired.
+                    m.timers.remove(&udata);
+                }
+            }
+            16 => {
+                // Close the socket or the epoll fd behind the ring's back
+                // and reuse its number for a new file of the same kind
+                // (dup2 of a fresh one onto it). If it was watched, that
+                // source is dropped with one EBADF event (DESIGN §4: both
+                // backends alike), and adding the number again succeeds.
+                let is_socket = input.u8() % 2 == 0;
+                let which = if is_socket { fds.socket } else { fds.epoll };
+                // SAFETY: descriptors this harness owns; dup2 onto its own
+                // number.
+                unsafe {
+                    let fresh = if is_socket {
+                        libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+                    } else {
+                        libc::epoll_create1(libc::EPOLL_CLOEXEC)
+                    };
+                    assert!(fresh >= 0);
+                    assert_eq!(libc::dup2(fresh, which), which);
+                    libc::close(fresh);
+                }
+                if let Some(u) = m.watched.remove(&which) {
+                    // Another plain fd of the harness still watched under u?
+                    let still_fd = m
+                        .watched
+                        .iter()
+                        .any(|(fd, x)| *x == u && *fd != fds.signalfd);
+                    let kinds = m.live.entry(u).or_default();
+                    if !still_fd {
+                        kinds.remove(&Src::Fd);
+                    }
+                    kinds.insert(Src::StaleFd);
+                }
+            }
+            _ => {
+                // The 2007 calls on the ring's own descriptor (an io_uring
+                // or epoll fd: a foreign kind for them): EINVAL, with
+                // extreme values too; the ring goes on working.
+                let huge = libc::timespec {
+                    tv_sec: i64::MAX,
+                    tv_nsec: 999_999_999,
+                };
+                let mask = u64::MAX;
+                // SAFETY: `huge` and `mask` are locals; 8 bytes readable.
+                let (r, e) = call(|| unsafe {
+                    evfd::ffi::fdcalls::evfd_timerfd(ring_fd, libc::CLOCK_MONOTONIC, 2, &huge)
+                });
+                check("evfd_timerfd(ring fd)", r, e, &[libc::EINVAL]);
+                // SAFETY: as above.
+                let (r, e) = call(|| unsafe {
+                    evfd::ffi::fdcalls::evfd_signalfd(ring_fd, (&mask as *const u64).cast(), 8)
+                });
+                check("evfd_signalfd(ring fd)", r, e, &[libc::EINVAL]);
+                // SAFETY: as above.
+                let (r, e) = call(|| unsafe {
+                    evfd::ffi::preload::timerfd(ring_fd, libc::CLOCK_REALTIME, 0, &huge)
+                });
+                check("timerfd(ring fd)", r, e, &[libc::EINVAL]);
                 // SAFETY: a live ring.
                 let (r, e) = call(|| unsafe { evfd_ring_fd(ring) });
                 check("evfd_ring_fd", r, e, &[]);
@@ -785,21 +1097,13 @@ fn run_one(data: &[u8], epoll: bool) {
 
     // Remove every source, then drain: every post must come back exactly
     // once and no event of a removed source may appear.
-    let udatas: Vec<u64> = m.live.keys().copied().collect();
+    let udatas: BTreeSet<u64> = m.live.keys().chain(m.timers.keys()).copied().collect();
     for u in udatas {
         // SAFETY: a live ring.
         let (r, e) = call(|| unsafe { evfd_ring_remove(ring, u) });
-        let kinds = &m.live[&u];
-        if kinds
-            .iter()
-            .any(|s| !matches!(s, Src::OneShotTimer | Src::Futex))
-        {
-            check("evfd_ring_remove (final)", r, e, &[]);
-        } else {
-            check_maybe("evfd_ring_remove (final)", r, e, &[libc::ENOENT]);
-        }
+        m.check_remove("evfd_ring_remove (final)", u, r, e);
     }
-    m.live.clear();
+    assert!(m.live.is_empty() && m.timers.is_empty());
     let mut rounds = 0;
     while !m.posts.is_empty() {
         let t = libc::timespec {

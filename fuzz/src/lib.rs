@@ -265,9 +265,11 @@ fn decode_ufd(table: &Table, input: &mut Bytes) -> Ufd {
     let slot = table.slot(input.u8());
     match selector % 8 {
         0 | 1 => Ufd::Create(slot),
-        2 => Ufd::Negative(match input.u8() % 3 {
+        // Numbers that are never open: below -1, or INT_MAX (EBADF).
+        2 => Ufd::Negative(match input.u8() % 4 {
             0 => -2,
             1 => c_int::MIN,
+            2 => c_int::MAX,
             _ => -2 - (input.u32() % 0x7fff_fffe) as c_int,
         }),
         _ => Ufd::Slot(slot),
@@ -486,13 +488,15 @@ fn op_timerfd_with(table: &mut Table, input: &mut Bytes, unprefixed: bool) {
         "evfd_timerfd"
     };
     let ufd = decode_ufd(table, input);
-    let clock = match input.u8() % 4 {
+    let clock = match input.u8() % 5 {
         0 => input.u32() as c_int,
+        1 => [c_int::MIN, c_int::MAX, -1][input.u8() as usize % 3],
         _ => CLOCKS[input.u8() as usize % CLOCKS.len()],
     };
-    let timertype = match input.u8() % 6 {
+    let timertype = match input.u8() % 7 {
         0 => input.u32() as c_int,
-        t => (t as c_int - 1) % 4, // 0, 1, 2 and the invalid 3
+        1 => [c_int::MIN, c_int::MAX, -1][input.u8() as usize % 3],
+        t => (t as c_int - 2) % 4, // 0, 1, 2 and the invalid 3
     };
     let null_when = input.u8().is_multiple_of(10);
     let when = decode_timespec(input);
@@ -593,9 +597,10 @@ fn op_eventfs(table: &mut Table, input: &mut Bytes) {
         6 => input.u8() as c_int % 70,
         _ => input.u32() as c_int,
     };
-    let flags = match input.u8() % 3 {
+    let flags = match input.u8() % 4 {
         0 => 0,
         1 => 1,
+        2 => [-1, c_int::MIN, c_int::MAX][input.u8() as usize % 3],
         _ => input.u32() as c_int,
     };
     let exclusive = flags != 0;
@@ -1056,6 +1061,7 @@ fn op_read(table: &mut Table, pending: &mut Pending, input: &mut Bytes) {
             assert_eq!(n, 0, "empty pipe with no writer / empty file reads EOF");
         }
         Kind::Socket => assert!(!readable, "idle socket polled readable"),
+        Kind::Epoll => assert!(!readable, "empty epoll instance polled readable"),
         Kind::Eventfs {
             signal,
             exclusive,

@@ -23,6 +23,9 @@ pub enum Kind {
     File,
     /// An unconnected datagram socket: never readable.
     Socket,
+    /// An empty epoll instance (a foreign kind for every evfd call, as the
+    /// ring's own descriptor is): never readable.
+    Epoll,
     /// A signalfd (evfd's or the kernel's) and its mask.
     Signalfd { mask: u64 },
     /// A timerfd and its clock.
@@ -49,6 +52,7 @@ pub enum NewKind {
     Memfd,
     DevNull,
     Socket,
+    Epoll,
     EvfdSignalfd(u64),
     EvfdTimerfd(c_int, libc::timespec),
     EvfdEventfd(u32),
@@ -63,7 +67,7 @@ pub fn decode_kind(input: &mut Bytes) -> NewKind {
         libc::CLOCK_REALTIME,
         libc::CLOCK_BOOTTIME,
     ];
-    match input.u8() % 11 {
+    match input.u8() % 12 {
         0 => NewKind::Closed,
         1 => NewKind::Pipe,
         2 => NewKind::Memfd,
@@ -99,7 +103,7 @@ pub fn decode_kind(input: &mut Bytes) -> NewKind {
             let flags = [0, libc::TFD_NONBLOCK, libc::TFD_CLOEXEC][input.u8() as usize % 3];
             NewKind::KernelTimerfd(clock, flags)
         }
-        _ => {
+        10 => {
             let flags = [
                 0,
                 libc::EFD_SEMAPHORE,
@@ -107,6 +111,7 @@ pub fn decode_kind(input: &mut Bytes) -> NewKind {
             ][input.u8() as usize % 3];
             NewKind::KernelEventfd(input.u32(), flags)
         }
+        _ => NewKind::Epoll,
     }
 }
 
@@ -353,6 +358,11 @@ impl Table {
                 // SAFETY: plain integer arguments.
                 let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
                 (fd, Kind::Socket)
+            }
+            NewKind::Epoll => {
+                // SAFETY: plain integer argument.
+                let fd = unsafe { libc::epoll_create1(0) };
+                (fd, Kind::Epoll)
             }
             NewKind::EvfdSignalfd(mask) => {
                 let set = mask.to_ne_bytes();
