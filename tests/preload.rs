@@ -6,6 +6,11 @@
 //! libevfd was loaded and, where the program calls `signalfd`, that call
 //! was bound to libevfd's. A program that is not installed is skipped with
 //! a message, not failed.
+//!
+//! One test here checks a documented risk instead of an equality: a shared
+//! library's global variable named `timerfd` is taken over by libevfd's
+//! function under `LD_PRELOAD` (README, Linking versus preloading).
+//! Other projects' whole test suites run in `tests/preload_suites.rs`.
 
 mod support;
 
