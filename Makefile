@@ -262,3 +262,9 @@ stress: $(BUILD_DIR)/stress/signal_storm $(BUILD_DIR)/stress/eventfs_storm $(BUI
 
 clean:
 	$(CARGO) clean
+
+# Other projects' test suites without and with LD_PRELOAD (tests/preload_suites.py;
+# may apt-get install systemd-tests and libpython3.11-testsuite).
+.PHONY: check-preload
+check-preload:
+	EVFD_PRELOAD_SUITES=1 $(CARGO) test --test preload_suites -- --nocapture

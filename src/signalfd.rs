@@ -105,16 +105,18 @@ pub fn create_or_replace_with_flags(
 }
 
 /// The error for a `third` that is neither a masksize nor glibc flags: the
-/// errno glibc's `signalfd` gives for such flags. The kernel reads the mask
-/// before it checks the flags, so that is `EFAULT` when `mask` is not
-/// readable and `EINVAL` otherwise; evfd asks the kernel with flags it
-/// always refuses, so nothing is ever created or changed.
-pub fn refusal(ufd: RawFd, mask: *const libc::c_void) -> Errno {
-    match sys::kernel_objects::signalfd4_raw(ufd, mask, !GLIBC_FLAGS) {
+/// errno glibc's `signalfd` gives for such flags. evfd makes glibc's very
+/// system call, `signalfd4(ufd, mask, 8, flags)` with the caller's own
+/// `flags` (glibc's `int`, the low half of `third`), so a seccomp filter or
+/// an audit rule sees the call glibc would make. The kernel reads the mask
+/// before it checks the flags, so the answer is `EFAULT` when `mask` is not
+/// readable and `EINVAL` otherwise. These flags always have a bit outside
+/// `SFD_NONBLOCK | SFD_CLOEXEC`, which no kernel accepts; should one ever
+/// accept it, a new descriptor is closed and the call still refused.
+pub fn refusal(ufd: RawFd, mask: *const libc::c_void, flags: c_int) -> Errno {
+    match sys::kernel_objects::signalfd4_raw(ufd, mask, flags) {
         Err(e) => e,
         Ok(fd) => {
-            // No kernel accepts unknown signalfd4 flags; if one ever did,
-            // undo a creation and still refuse.
             if fd != ufd {
                 // SAFETY: the kernel just created `fd` for us.
                 drop(unsafe { OwnedFd::from_raw_fd(fd) });
@@ -184,9 +186,11 @@ mod tests {
     fn refusal_reports_like_the_kernel() {
         let mask: KernelSigset = 0;
         let ptr = &mask as *const KernelSigset as *const libc::c_void;
-        assert_eq!(refusal(-1, ptr), Errno::EINVAL);
-        assert_eq!(refusal(-1, core::ptr::null()), Errno::EFAULT);
-        // Flags are checked before the descriptor.
-        assert_eq!(refusal(-7, ptr), Errno::EINVAL);
+        for flags in [-1, 1, 7, 0x100, libc::SFD_CLOEXEC | 1, c_int::MIN] {
+            assert_eq!(refusal(-1, ptr, flags), Errno::EINVAL);
+            assert_eq!(refusal(-1, core::ptr::null(), flags), Errno::EFAULT);
+            // Flags are checked before the descriptor.
+            assert_eq!(refusal(-7, ptr, flags), Errno::EINVAL);
+        }
     }
 }

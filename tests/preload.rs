@@ -7,6 +7,11 @@
 //! libevfd was loaded and, where the program calls `signalfd`, that call
 //! was bound to libevfd's. A program that is not installed is skipped with
 //! a message, not failed.
+//!
+//! One test here checks a documented risk instead of an equality: a shared
+//! library's global variable named `timerfd` is taken over by libevfd's
+//! function under `LD_PRELOAD` (README, Linking versus preloading).
+//! Other projects' whole test suites run in `tests/preload_suites.rs`.
 
 mod support;
 
@@ -98,19 +103,7 @@ fn bindings_log(argv: &[&str], dir: &Path, reset: &dyn Fn()) -> String {
             ("LD_DEBUG_OUTPUT", prefix.display().to_string()),
         ],
     );
-    let mut log = String::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("ld-debug.")
-        {
-            log.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
-        }
-    }
-    log
+    bindings_log_in(dir)
 }
 
 /// True if the log shows `symbol` (referenced by the program or one of its
@@ -376,4 +369,136 @@ fn systemd_socket_proxyd_idle_timer_uses_timerfd() {
         "systemd-socket-proxyd did not call timerfd_create through glibc"
     );
     assert!(!bound_to(&log, "timerfd_create", "libevfd"));
+}
+
+/// A shared library with a global variable named `timerfd`, and a program
+/// that uses it through the library's functions only.
+const TIMERFD_GLOBAL_LIB: &str = r#"
+int timerfd = -1;
+void timerfd_global_set(int value) { timerfd = value; }
+int timerfd_global_get(void) { return timerfd; }
+"#;
+const TIMERFD_GLOBAL_PROGRAM: &str = r#"
+#include <stdio.h>
+void timerfd_global_set(int value);
+int timerfd_global_get(void);
+int main(void) {
+    printf("before %d\n", timerfd_global_get());
+    timerfd_global_set(42);
+    printf("after %d\n", timerfd_global_get());
+    return 0;
+}
+"#;
+/// The same variable defined by the program itself.
+const TIMERFD_GLOBAL_IN_PROGRAM: &str = r#"
+#include <stdio.h>
+int timerfd = -1;
+int main(void) {
+    printf("before %d\n", timerfd);
+    timerfd = 42;
+    printf("after %d\n", timerfd);
+    return 0;
+}
+"#;
+
+fn cc(args: &[&str]) {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc).args(args).output().expect("run cc");
+    assert!(
+        out.status.success(),
+        "cc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The risk the README names (Linking versus preloading): under
+/// `LD_PRELOAD`, libevfd's function `timerfd` comes first in the global
+/// scope, so a *shared library's* data references to its own global named
+/// `timerfd` bind to evfd's code, and the first write crashes the program.
+/// The dynamic linker matches names only (a function satisfies a data
+/// reference), and evfd keeps the symbol for linked 2007 programs. This
+/// test keeps the README honest both ways: it fails if the crash goes away
+/// (then the README must change) or if either documented way out stops
+/// working: the same library linked with `-Wl,-Bsymbolic`, and the variable
+/// defined in the program itself (the executable comes before preloads).
+#[test]
+fn a_shared_librarys_global_named_timerfd_is_taken_over() {
+    let dir = scratch("timerfd-global");
+    let d = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(dir.join("lib.c"), TIMERFD_GLOBAL_LIB).unwrap();
+    std::fs::write(dir.join("main.c"), TIMERFD_GLOBAL_PROGRAM).unwrap();
+    std::fs::write(dir.join("own.c"), TIMERFD_GLOBAL_IN_PROGRAM).unwrap();
+    let plain_lib = dir.join("plain");
+    let symbolic_lib = dir.join("symbolic");
+    for (sub, extra) in [(&plain_lib, None), (&symbolic_lib, Some("-Wl,-Bsymbolic"))] {
+        std::fs::create_dir_all(sub).unwrap();
+        let so = sub.join("libtimerfdglobal.so").display().to_string();
+        let mut args = vec!["-shared", "-fPIC", "-O1", "-o", &so];
+        args.extend(extra);
+        let src = d("lib.c");
+        args.push(&src);
+        cc(&args);
+    }
+    let program = d("main");
+    let libdir = format!("-L{}", plain_lib.display());
+    cc(&[&d("main.c"), "-o", &program, &libdir, "-ltimerfdglobal"]);
+    let own = d("own");
+    cc(&[&d("own.c"), "-o", &own]);
+
+    let with_lib = |lib: &Path| [("LD_LIBRARY_PATH", lib.display().to_string())];
+    let expected = "before -1\nafter 42\n";
+
+    let plain = run(&[&program], false, &with_lib(&plain_lib));
+    assert_eq!(
+        (plain.code, plain.stdout.as_str()),
+        (0, expected),
+        "{plain:?}"
+    );
+
+    // No core file from the crash, wherever core_pattern would put it.
+    let no_core = ["/bin/sh", "-c", "ulimit -c 0 && exec \"$0\"", &program];
+    let taken = run(&no_core, true, &with_lib(&plain_lib));
+    assert_eq!(
+        taken.code,
+        128 + libc::SIGSEGV,
+        "the README says this crashes under LD_PRELOAD; it did not: {taken:?}"
+    );
+    let mut env = with_lib(&plain_lib).to_vec();
+    env.push(("LD_DEBUG", "bindings".into()));
+    env.push(("LD_DEBUG_OUTPUT", d("ld-debug")));
+    run(&no_core, true, &env);
+    let log = bindings_log_in(&dir);
+    assert!(
+        log.lines().any(|l| l.contains("libtimerfdglobal.so")
+            && l.contains("`timerfd'")
+            && l.split(" to ")
+                .nth(1)
+                .is_some_and(|t| t.contains("libevfd"))),
+        "the library's timerfd should bind to libevfd's:\n{log}"
+    );
+
+    let symbolic = run(&[&program], true, &with_lib(&symbolic_lib));
+    assert_eq!(
+        (symbolic.code, symbolic.stdout.as_str()),
+        (0, expected),
+        "-Bsymbolic should keep the library's timerfd its own: {symbolic:?}"
+    );
+    let in_program = same_with_and_without_preload(&[&own], &|| {});
+    assert_eq!((in_program.code, in_program.stdout.as_str()), (0, expected));
+}
+
+fn bindings_log_in(dir: &Path) -> String {
+    let mut log = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ld-debug.")
+        {
+            log.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+    log
 }

@@ -22,7 +22,9 @@ use libc::{c_int, size_t};
 /// errno (`EBADF`, `EINVAL`, `EFAULT`, `EMFILE`, `ENFILE`, `ENOMEM`) are
 /// the kernel's. Any other `third` fails as glibc fails for
 /// such flags: `EFAULT` if `mask` is not readable, else `EINVAL`; nothing
-/// is created or changed.
+/// is created or changed. On every path but the 2007 one, the kernel is
+/// asked `signalfd4(ufd, mask, 8, flags)` with the caller's own flags,
+/// the call glibc's `signalfd` makes (`c-tests/preload_signalfd_args.c`).
 ///
 /// # Safety
 /// On the 2007 path a non-NULL `mask` must be readable for `third` bytes;
@@ -35,7 +37,9 @@ pub unsafe extern "C" fn signalfd(ufd: c_int, mask: *const libc::sigset_t, third
         ThirdArgument::GlibcFlags(flags) => {
             signalfd::create_or_replace_with_flags(ufd, mask.cast(), flags)
         }
-        ThirdArgument::Invalid => Err(signalfd::refusal(ufd, mask.cast())),
+        // glibc's `int flags` is the low half of `third`; the kernel gets
+        // exactly those, as from glibc (the truncation is the point).
+        ThirdArgument::Invalid => Err(signalfd::refusal(ufd, mask.cast(), third as u32 as c_int)),
     })
 }
 

@@ -40,10 +40,12 @@ pub fn signalfd4_raw(ufd: RawFd, mask: *const libc::c_void, flags: c_int) -> Res
     let ret = unsafe {
         raw_syscall!(
             libc::SYS_signalfd4,
-            ufd as c_long,
+            // Zero-extended, as glibc's signalfd leaves its int arguments
+            // in the registers: a seccomp filter sees glibc's very call.
+            ufd as c_uint as c_long,
             mask,
             KERNEL_SIGSET_SIZE as c_long,
-            flags as c_long,
+            flags as c_uint as c_long,
         )
     };
     ret.map(|fd| fd as RawFd)
