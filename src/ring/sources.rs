@@ -13,6 +13,7 @@
 use super::fd_reads::Reader;
 use super::timers::TimerSpec;
 use crate::errno::Errno;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::RawFd;
@@ -122,6 +123,10 @@ impl Sources {
             SourceKind::Fd { fd, .. } => Some(fd),
             _ => None,
         };
+        self.by_udata.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        if fd.is_some() {
+            self.by_fd.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        }
         let index = if self.free != NONE {
             self.free
         } else {
@@ -138,7 +143,15 @@ impl Sources {
             self.free = index;
             index
         };
-        let head = self.by_udata.get(&udata).copied().unwrap_or(NONE);
+        // One probe of the udata index: the new source becomes the head of
+        // its udata's list.
+        let head = match self.by_udata.entry(udata) {
+            Entry::Occupied(mut e) => e.insert(index),
+            Entry::Vacant(e) => {
+                e.insert(index);
+                NONE
+            }
+        };
         let slot = self.slots.get_mut(index as usize).ok_or(Errno::ENOMEM)?;
         self.free = slot.next_free;
         slot.source = Some(Source {
@@ -151,7 +164,6 @@ impl Sources {
         if let Some(next) = self.source_at_mut(head) {
             next.prev_same = index;
         }
-        self.by_udata.insert(udata, index);
         if let Some(fd) = fd {
             self.by_fd.insert(fd, token);
         }
