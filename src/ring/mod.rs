@@ -8,7 +8,8 @@
 //! - [`engine`]: sources, level semantics, signals, timers and event
 //!   assembly; it never asks which backend it runs on.
 //! - [`event`]: the event type and one constructor per kind.
-//! - [`sources`]: the slab of sources and its indexes by udata and by fd.
+//! - [`sources`]: the slab of sources and its indexes by udata
+//!   ([`udata_index`]) and by fd.
 //! - [`timers`]: timers in user space (a 4-ary heap per clock, one kernel
 //!   timer per clock).
 //! - [`posts`]: the multi-producer posts queue ([`tsan`] annotates it).
@@ -34,6 +35,7 @@ mod ring;
 mod sources;
 mod timers;
 mod tsan;
+mod udata_index;
 
 pub use backend::BackendKind;
 pub use event::{Event, KIND_FD, KIND_FUTEX, KIND_OVERFLOW, KIND_SIGNAL, KIND_TIMER, KIND_USER};

@@ -12,8 +12,8 @@
 
 use super::fd_reads::Reader;
 use super::timers::TimerSpec;
+use super::udata_index::UdataIndex;
 use crate::errno::Errno;
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::RawFd;
@@ -89,7 +89,7 @@ pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 pub struct Sources {
     slots: Vec<Slot>,
     free: u32,
-    by_udata: IntMap<u64, u32>,
+    by_udata: UdataIndex,
     by_fd: IntMap<RawFd, Token>,
     count: usize,
 }
@@ -123,7 +123,7 @@ impl Sources {
             SourceKind::Fd { fd, .. } => Some(fd),
             _ => None,
         };
-        self.by_udata.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        self.by_udata.reserve(udata)?;
         if fd.is_some() {
             self.by_fd.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         }
@@ -145,13 +145,7 @@ impl Sources {
         };
         // One probe of the udata index: the new source becomes the head of
         // its udata's list.
-        let head = match self.by_udata.entry(udata) {
-            Entry::Occupied(mut e) => e.insert(index),
-            Entry::Vacant(e) => {
-                e.insert(index);
-                NONE
-            }
-        };
+        let head = self.by_udata.set(udata, index).unwrap_or(NONE);
         let slot = self.slots.get_mut(index as usize).ok_or(Errno::ENOMEM)?;
         self.free = slot.next_free;
         slot.source = Some(Source {
@@ -233,9 +227,9 @@ impl Sources {
             Some(prev) => prev.next_same = source.next_same,
             None => {
                 if source.next_same == NONE {
-                    self.by_udata.remove(&source.udata);
+                    self.by_udata.remove(source.udata);
                 } else {
-                    self.by_udata.insert(source.udata, source.next_same);
+                    self.by_udata.set(source.udata, source.next_same);
                 }
             }
         }
@@ -253,7 +247,7 @@ impl Sources {
     /// Every token registered with `udata`, newest first, into `out`.
     pub fn tokens_of(&self, udata: u64, out: &mut Vec<Token>) {
         out.clear();
-        let mut index = self.by_udata.get(&udata).copied().unwrap_or(NONE);
+        let mut index = self.by_udata.get(udata).unwrap_or(NONE);
         while let (Some(source), Some(token)) = (self.source_at(index), self.token_at(index)) {
             out.push(token);
             index = source.next_same;
@@ -263,7 +257,7 @@ impl Sources {
     /// Whether any source has `udata`.
     #[cfg(test)]
     pub fn has_udata(&self, udata: u64) -> bool {
-        self.by_udata.contains_key(&udata)
+        self.by_udata.get(udata).is_some()
     }
 
     /// The source watching `fd`, if any.
