@@ -285,11 +285,12 @@ def main():
          notes.get("loadavg.end", "?"), notes.get("seconds", "?")))
     w("")
     try:
-        loads = [float(notes.get(k, "0").split()[0]) for k in ("loadavg.start", "loadavg.end")]
+        # At the start only: by the end the benchmark's own threads are in it.
+        loads = [float(notes.get("loadavg.start", "0").split()[0])]
     except ValueError:
         loads = [0.0]
     if max(loads) > (os.cpu_count() or 1):
-        w("**The machine was busy** (1-minute load up to %.1f on %d CPUs, other work sharing it): "
+        w("**The machine was busy** (1-minute load %.1f on %d CPUs at the start, other work sharing it): "
           "wall times include waiting for a CPU, so they are inflated and noisier than CPU times; "
           "the CPU ratios are the more reliable reading of this run." % (max(loads), os.cpu_count()))
         w("")
