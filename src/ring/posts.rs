@@ -2,19 +2,25 @@
 //! The posts queue: `evfd_ring_post` from any thread, taken by the one
 //! consumer, every post one event, in order per producer.
 //!
-//! A bounded lock-free ring of slots (each with a sequence number, as in
-//! Dmitry Vyukov's bounded queue) takes posts without allocating: a producer
-//! claims a slot with one compare-and-swap on the enqueue position, writes
-//! it, and publishes it with a release store of the slot's sequence; the
-//! consumer copies slots straight into the caller's array. When the ring
-//! is full, producers switch to a mutex-protected overflow list, and stay
-//! there until the consumer has emptied it, so that a producer's posts are
-//! never reordered (see `take`).
+//! A bounded lock-free ring of slots takes posts without allocating: a
+//! producer claims a position with one compare-and-swap on `enqueue` (after
+//! checking, against the consumer's published `dequeue`, that the slot is
+//! free), writes the slot, and publishes it by swapping the position into
+//! the slot's sequence number. The consumer copies published slots straight
+//! into the caller's array, writing nothing to them, and publishes how far
+//! it got (`dequeue`) once per batch, so the slots' cache lines travel from
+//! producer to consumer and not back. When the ring is full, producers
+//! switch to a mutex-protected overflow list, and stay there until the
+//! consumer has emptied it, so that a producer's posts are never reordered
+//! (see `take`).
 //!
 //! Wake-ups: the consumer raises `waiting` when it has seen the queue empty
 //! (it may sleep or return to a poll loop next); the first producer that
 //! publishes after that clears it and owes the consumer one write of the
-//! ring's notify eventfd. A burst of posts therefore costs one wake-up.
+//! ring's notify eventfd. A burst of posts therefore costs one wake-up, and
+//! a stream to a consumer that keeps finding posts costs none. The
+//! publishing swap and the consumer's store of `waiting` are sequentially
+//! consistent, so one of the two sides always sees the other.
 
 use super::event::Event;
 use super::tsan;
@@ -23,56 +29,66 @@ use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 /// Slots in the lock-free part (a power of two).
-const SLOTS: usize = 1024;
+const SLOTS: usize = 4096;
 const MASK: u64 = (SLOTS as u64) - 1;
 
 struct Slot {
-    /// `position` when free for the producer claiming `position`;
-    /// `position + 1` once that producer published it.
+    /// `position + 1` once the producer that claimed `position` published
+    /// it (0: never written).
     seq: AtomicU64,
     post: UnsafeCell<(u64, u64)>,
 }
 
+/// A value alone on its cache line, so producers and the consumer do not
+/// share lines they write.
+#[repr(align(64))]
+struct Line<T>(T);
+
 pub struct PostQueue {
     slots: Box<[Slot]>,
     /// Positions claimed by producers so far.
-    enqueue: AtomicU64,
-    /// Positions taken by the consumer so far (only the consumer writes).
-    dequeue: AtomicU64,
+    enqueue: Line<AtomicU64>,
+    /// Positions the consumer has read, published once per batch.
+    dequeue: Line<AtomicU64>,
+    /// The consumer saw the queue empty and wants a wake-up.
+    waiting: Line<AtomicBool>,
     /// Set while producers must append to `overflow`.
     overflowing: AtomicBool,
     overflow: tsan::Lock<VecDeque<(u64, u64)>>,
-    /// The consumer saw the queue empty and wants a wake-up.
-    waiting: AtomicBool,
+    /// The consumer's own position (consumer only).
+    head: UnsafeCell<u64>,
     /// Posts the consumer took from `overflow` and has not delivered yet
     /// (consumer only).
     spill: UnsafeCell<VecDeque<(u64, u64)>>,
 }
 
-// SAFETY: a slot's `post` is written only by the producer that claimed it
-// (the compare-and-swap on `enqueue` makes the claim exclusive) before the
-// release store of `seq`, and read only by the consumer after the acquire
-// load of that `seq`; `spill` is touched only by the one consumer (the
-// contract of `take` and `is_empty_for_consumer`).
+// SAFETY: a slot's `post` is written only by the producer that claimed its
+// position (the compare-and-swap on `enqueue` makes the claim exclusive,
+// and the check against `dequeue` that the consumer has read the slot's
+// previous lap) before the swap that publishes it, and read only by the
+// consumer after the acquire load that sees that swap; `head` and `spill`
+// are touched only by the one consumer (the contract of `take`, `is_empty`
+// and `consumer_idle`).
 unsafe impl Sync for PostQueue {}
 // SAFETY: as above; nothing is tied to a thread.
 unsafe impl Send for PostQueue {}
 
 impl PostQueue {
     pub fn new() -> PostQueue {
-        let slots = (0..SLOTS as u64)
-            .map(|i| Slot {
-                seq: AtomicU64::new(i),
+        let slots = (0..SLOTS)
+            .map(|_| Slot {
+                seq: AtomicU64::new(0),
                 post: UnsafeCell::new((0, 0)),
             })
             .collect();
         PostQueue {
             slots,
-            enqueue: AtomicU64::new(0),
-            dequeue: AtomicU64::new(0),
+            enqueue: Line(AtomicU64::new(0)),
+            dequeue: Line(AtomicU64::new(0)),
+            waiting: Line(AtomicBool::new(false)),
             overflowing: AtomicBool::new(false),
             overflow: tsan::Lock::new(VecDeque::new()),
-            waiting: AtomicBool::new(false),
+            head: UnsafeCell::new(0),
             spill: UnsafeCell::new(VecDeque::new()),
         }
     }
@@ -85,44 +101,42 @@ impl PostQueue {
     /// the consumer (one notify write).
     pub fn push(&self, udata: u64, value: u64) -> bool {
         if !self.overflowing.load(Ordering::Acquire) && self.push_lock_free(udata, value) {
+            // The publishing swap was SeqCst: no fence needed before this.
             return self.wake_owed();
         }
         self.push_overflow(udata, value);
+        fence(Ordering::SeqCst);
         self.wake_owed()
     }
 
     /// The lock-free path; false when the ring of slots is full.
     fn push_lock_free(&self, udata: u64, value: u64) -> bool {
-        let mut position = self.enqueue.load(Ordering::Relaxed);
+        let mut position = self.enqueue.0.load(Ordering::Relaxed);
         loop {
-            let Some(slot) = self.slot(position) else {
+            let read = self.dequeue.0.load(Ordering::Acquire);
+            if position.wrapping_sub(read) >= SLOTS as u64 {
                 return false;
-            };
-            let seq = slot.seq.load(Ordering::Acquire);
-            if seq == position {
-                match self.enqueue.compare_exchange_weak(
-                    position,
-                    position.wrapping_add(1),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        tsan::release(&slot.seq);
-                        // SAFETY: the successful compare-and-swap made this
-                        // slot ours until the release store below.
-                        unsafe { *slot.post.get() = (udata, value) };
-                        slot.seq.store(position.wrapping_add(1), Ordering::Release);
-                        return true;
-                    }
-                    Err(now) => position = now,
-                }
-            } else if seq < position {
-                // The slot still holds a post from the previous lap.
-                return false;
-            } else {
-                position = self.enqueue.load(Ordering::Relaxed);
+            }
+            match self.enqueue.0.compare_exchange_weak(
+                position,
+                position.wrapping_add(1),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => position = now,
             }
         }
+        let Some(slot) = self.slot(position) else {
+            return false;
+        };
+        tsan::release(&slot.seq);
+        // SAFETY: the compare-and-swap made this position ours, and the
+        // consumer has read the slot's previous lap (`dequeue` was past it:
+        // acquire above, release in `take`).
+        unsafe { *slot.post.get() = (udata, value) };
+        slot.seq.swap(position.wrapping_add(1), Ordering::SeqCst);
+        true
     }
 
     fn push_overflow(&self, udata: u64, value: u64) {
@@ -134,10 +148,7 @@ impl PostQueue {
     /// After publishing: whether this producer is the one to wake the
     /// consumer.
     fn wake_owed(&self) -> bool {
-        // Pairs with the fence in `consumer_idle`: either the consumer sees
-        // our post when it re-checks, or we see its `waiting`.
-        fence(Ordering::SeqCst);
-        self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel)
+        self.waiting.0.load(Ordering::SeqCst) && self.waiting.0.swap(false, Ordering::AcqRel)
     }
 
     /// Copies posts, oldest first per producer, into `out`; returns how
@@ -156,27 +167,32 @@ impl PostQueue {
             }
             let room = n < out.len() && spill.is_empty();
             if !room || !self.overflowing.load(Ordering::Acquire) || !self.take_overflow(spill) {
-                return n;
+                break;
             }
         }
+        if n > 0 {
+            // SAFETY: consumer only.
+            let head = unsafe { *self.head.get() };
+            self.dequeue.0.store(head, Ordering::Release);
+        }
+        n
     }
 
-    /// The next published slot, if any.
+    /// The next published slot, if any (the consumer's `head` advances;
+    /// `take` publishes it).
     fn take_one(&self) -> Option<(u64, u64)> {
-        let position = self.dequeue.load(Ordering::Relaxed);
-        let slot = self.slot(position)?;
-        if slot.seq.load(Ordering::Acquire) != position.wrapping_add(1) {
+        // SAFETY: consumer only.
+        let head = unsafe { &mut *self.head.get() };
+        let slot = self.slot(*head)?;
+        if slot.seq.load(Ordering::Acquire) != head.wrapping_add(1) {
             return None;
         }
         tsan::acquire(&slot.seq);
-        // SAFETY: the acquire load saw the producer's release store: the
-        // post is written and no producer touches the slot until the store
-        // below hands it to the next lap.
+        // SAFETY: the acquire load saw the producer's publishing swap: the
+        // post is written, and no producer writes the slot again before the
+        // consumer publishes a `dequeue` past it.
         let post = unsafe { *slot.post.get() };
-        slot.seq
-            .store(position.wrapping_add(SLOTS as u64), Ordering::Release);
-        self.dequeue
-            .store(position.wrapping_add(1), Ordering::Relaxed);
+        *head = head.wrapping_add(1);
         Some(post)
     }
 
@@ -185,7 +201,9 @@ impl PostQueue {
     /// before its posts in the list, which is delivered after them.
     /// Returns whether it took any.
     fn take_overflow(&self, spill: &mut VecDeque<(u64, u64)>) -> bool {
-        if self.enqueue.load(Ordering::Acquire) != self.dequeue.load(Ordering::Relaxed) {
+        // SAFETY: consumer only.
+        let head = unsafe { *self.head.get() };
+        if self.enqueue.0.load(Ordering::Acquire) != head {
             return false;
         }
         let mut list = self.overflow.lock();
@@ -197,17 +215,22 @@ impl PostQueue {
     /// Whether no post is waiting. Consumer only.
     pub fn is_empty(&self) -> bool {
         // SAFETY: consumer only.
-        let spill = unsafe { &*self.spill.get() };
+        let (spill, head) = unsafe { (&*self.spill.get(), *self.head.get()) };
         spill.is_empty()
-            && self.enqueue.load(Ordering::Acquire) == self.dequeue.load(Ordering::Relaxed)
-            && !self.overflowing.load(Ordering::Acquire)
+            && self.slot(head).map_or(true, |s| {
+                s.seq.load(Ordering::SeqCst) != head.wrapping_add(1)
+            })
+            && self.enqueue.0.load(Ordering::SeqCst) == head
+            && !self.overflowing.load(Ordering::SeqCst)
     }
 
     /// The consumer found nothing to do and may sleep: ask for a wake-up.
     /// Returns true if posts arrived meanwhile (then it should not sleep).
+    /// A post claimed but not yet published counts as arrived: its producer
+    /// may have looked at `waiting` before this store, so the consumer must
+    /// not sleep on it.
     pub fn consumer_idle(&self) -> bool {
-        self.waiting.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        self.waiting.0.store(true, Ordering::SeqCst);
         !self.is_empty()
     }
 }
