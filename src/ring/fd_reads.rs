@@ -16,6 +16,12 @@ pub enum Reader {
     /// eventfd or timerfd: read the 8-byte count into `value`; one read
     /// empties it.
     Counter,
+    /// An eventfd in non-blocking mode when it was added: as `Counter`,
+    /// read with `read(2)`, which costs less than `preadv2(RWF_NOWAIT)`
+    /// (no iovec to import) and cannot block on such a descriptor. (A
+    /// timerfd is never read this way: re-arming it between its readiness
+    /// and the read would make a blocking one block.)
+    NonblockingEventfd,
     /// An `EFD_SEMAPHORE` eventfd: each read takes 1, so read until empty.
     Semaphore,
     /// signalfd: read `signalfd_siginfo` records, one event each.
@@ -31,6 +37,8 @@ impl Reader {
             b"anon_inode:[eventfd]" => {
                 if sys::fd_info::fdinfo_value(fd, b"eventfd-semaphore:")? == Some(1) {
                     Reader::Semaphore
+                } else if sys::fd_info::status_flags(fd)? & libc::O_NONBLOCK != 0 {
+                    Reader::NonblockingEventfd
                 } else {
                     Reader::Counter
                 }
@@ -73,14 +81,19 @@ pub fn read_ready(fd: RawFd, reader: Reader, udata: u64, mut emit: impl FnMut(Ev
         let Some(dst) = buf.get_mut(..want) else {
             return ReadEnd::Drained;
         };
-        match sys::io::read_nowait(fd, dst) {
+        let read = if reader == Reader::NonblockingEventfd {
+            sys::io::read(fd, dst)
+        } else {
+            sys::io::read_nowait(fd, dst)
+        };
+        match read {
             Ok(8) if reader != Reader::Signalfd => {
                 let mut count = [0u8; 8];
                 count.copy_from_slice(buf.get(..8).unwrap_or(&[0; 8]));
                 emit(Event::fd_count(udata, u64::from_ne_bytes(count)));
                 // One read empties an eventfd or timerfd: no second read
                 // just to hear EAGAIN.
-                if reader == Reader::Counter {
+                if matches!(reader, Reader::Counter | Reader::NonblockingEventfd) {
                     return ReadEnd::Drained;
                 }
             }

@@ -359,7 +359,9 @@ impl Uring {
             // The kernel reads for us, one completion per read. (Not for
             // signalfds: a signalfd reads the signals of the task that
             // reads, and a multishot read may not run in ours.)
-            Reader::Counter | Reader::Semaphore if only_in && self.bufs.is_some() => {
+            Reader::Counter | Reader::NonblockingEventfd | Reader::Semaphore
+                if only_in && self.bufs.is_some() =>
+            {
                 Watch::KernelRead
             }
             // A source the ring reads stops being ready when read, so a

@@ -26,7 +26,7 @@ use super::event::Event;
 use super::tsan;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Slots in the lock-free part (a power of two).
 const SLOTS: usize = 4096;
@@ -104,9 +104,7 @@ impl PostQueue {
             // The publishing swap was SeqCst: no fence needed before this.
             return self.wake_owed();
         }
-        self.push_overflow(udata, value);
-        fence(Ordering::SeqCst);
-        self.wake_owed()
+        self.push_overflow(udata, value)
     }
 
     /// The lock-free path; false when the ring of slots is full.
@@ -139,10 +137,14 @@ impl PostQueue {
         true
     }
 
-    fn push_overflow(&self, udata: u64, value: u64) {
+    /// The overflow path; returns whether the caller owes a wake-up. The
+    /// wake-up is decided under the lock, which `consumer_idle` takes too:
+    /// either the consumer saw this post, or this producer sees `waiting`.
+    fn push_overflow(&self, udata: u64, value: u64) -> bool {
         let mut list = self.overflow.lock();
         self.overflowing.store(true, Ordering::Release);
         list.push_back((udata, value));
+        self.waiting.0.load(Ordering::Relaxed) && self.waiting.0.swap(false, Ordering::AcqRel)
     }
 
     /// After publishing: whether this producer is the one to wake the
@@ -231,7 +233,13 @@ impl PostQueue {
     /// not sleep on it.
     pub fn consumer_idle(&self) -> bool {
         self.waiting.0.store(true, Ordering::SeqCst);
-        !self.is_empty()
+        if !self.is_empty() {
+            return true;
+        }
+        // Overflowing producers look at `waiting` under the lock: after
+        // this lock, one that pushed before it is seen, and one that pushes
+        // after it sees `waiting`.
+        !self.overflow.lock().is_empty()
     }
 }
 

@@ -188,6 +188,7 @@ impl Consumer<'_> {
     pub fn wait(&mut self, out: &mut [Event], timeout: Option<When>) -> Result<usize, Errno> {
         let deadline = timeout.and_then(deadline_after);
         let forever = timeout.is_none() || deadline.is_none();
+        let mut yielded = false;
         loop {
             let n = self.peek(out)?;
             if n > 0 {
@@ -204,6 +205,16 @@ impl Consumer<'_> {
                 None if forever => None,
                 None => return Ok(0),
             };
+            // Offer the CPU once before sleeping: a producer that shares
+            // this CPU then fills the posts queue for a whole time slice
+            // instead of being preempted by every wake-up it sends (on a
+            // CPU with nothing else to run the yield returns at once).
+            if !yielded {
+                yielded = true;
+                sys::signal_safe::yield_now();
+                continue;
+            }
+            yielded = false;
             self.engine.sleep(left.as_ref())?;
         }
     }

@@ -15,6 +15,13 @@ pub fn fd_flags(fd: RawFd) -> Result<c_int, Errno> {
     check(ret as c_long).map(|f| f as c_int)
 }
 
+/// `fcntl(fd, F_GETFL)`: the file status flags (`O_NONBLOCK`...).
+pub fn status_flags(fd: RawFd) -> Result<c_int, Errno> {
+    // SAFETY: F_GETFL takes no pointer.
+    let ret = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    check(ret as c_long).map(|f| f as c_int)
+}
+
 /// `/proc/self/fdinfo/<fd>`, NUL-terminated, built without allocating. A
 /// negative `fd` is written as its unsigned value: no such file exists, so
 /// opening it fails with `ENOENT` as for any other number not open.

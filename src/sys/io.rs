@@ -24,6 +24,20 @@ pub fn read_nowait(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
     }
 }
 
+/// `read(fd, buf)`: for a descriptor the caller knows is in non-blocking
+/// mode (cheaper than `preadv2`, which imports an iovec). `EAGAIN` when
+/// nothing is ready.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    loop {
+        // SAFETY: `buf` is writable for its length.
+        let ret = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match check(ret as c_long) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(|n| n as usize),
+        }
+    }
+}
+
 /// `write(fd, &value, 8)`, for eventfds.
 pub fn write_u64(fd: RawFd, value: u64) -> Result<(), Errno> {
     loop {
