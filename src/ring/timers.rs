@@ -108,6 +108,8 @@ pub struct Timers {
     /// Per clock: the kernel timer fired (it must be set again, which also
     /// clears its readiness).
     kernel_fired: [bool; 3],
+    /// Some kernel timer may need setting (`kernel_changes` has work).
+    kernel_dirty: bool,
 }
 
 impl Timers {
@@ -153,6 +155,11 @@ impl Timers {
         match self.pos.get(slot as usize).copied() {
             Some(p) if p != NOT_ARMED => heap.update(&mut self.pos, p as usize, deadline),
             _ => heap.push(&mut self.pos, Entry { deadline, slot })?,
+        }
+        // Only a deadline earlier than the kernel timer's moves it.
+        let armed = self.kernel_armed.get(base.index()).copied().flatten();
+        if armed.map_or(true, |a| deadline < a) {
+            self.kernel_dirty = true;
         }
         Ok(())
     }
@@ -252,6 +259,7 @@ impl Timers {
 
     /// The kernel timer of `base` fired: it must be set again.
     pub fn kernel_timer_fired(&mut self, base: Base) {
+        self.kernel_dirty = true;
         if let Some(fired) = self.kernel_fired.get_mut(base.index()) {
             *fired = true;
         }
@@ -267,6 +275,9 @@ impl Timers {
     /// system call whenever the earliest timer is removed or re-armed later.
     pub fn kernel_changes(&mut self) -> [Option<u64>; 3] {
         let mut changes = [None; 3];
+        if !std::mem::take(&mut self.kernel_dirty) {
+            return changes;
+        }
         for base in BASES {
             let i = base.index();
             let earliest = self
@@ -299,6 +310,7 @@ impl Timers {
 
     /// Forget what the kernel timers were set to (after a failed set).
     pub fn kernel_unknown(&mut self, base: Base) {
+        self.kernel_dirty = true;
         if let Some(a) = self.kernel_armed.get_mut(base.index()) {
             *a = None;
         }
