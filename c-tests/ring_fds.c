@@ -110,6 +110,30 @@ int main(void) {
     close(efd);
     close(kfd);
 
+    /* A non-blocking eventfd (read with read(2) on epoll): the same counts,
+     * a stream of them, and its flags untouched. */
+    int nb = eventfd(3, EFD_NONBLOCK | EFD_CLOEXEC);
+    CHECK(nb >= 0);
+    CHECK_EQ(evfd_ring_add_fd(r, nb, POLLIN, 6), 0);
+    ev = next_event(r);
+    CHECK_EQ(ev.udata, 6);
+    CHECK_EQ(ev.value, 3);
+    sum = 0;
+    for (uint64_t i = 1; i <= 100; i++) {
+        CHECK_EQ(write(nb, &i, 8), 8);
+        while (sum < i * (i + 1) / 2) {
+            ev = next_event(r);
+            CHECK_EQ(ev.udata, 6);
+            CHECK_EQ(ev.error, 0);
+            sum += ev.value;
+        }
+    }
+    CHECK_EQ(sum, 100 * 101 / 2);
+    expect_quiet(r, 50);
+    CHECK(fcntl(nb, F_GETFL) & O_NONBLOCK);
+    CHECK_EQ(evfd_ring_remove(r, 6), 0);
+    close(nb);
+
     /* A semaphore eventfd gives 1 per read: five events of value 1, as
      * five reads of the kernel's own semaphore eventfd would. */
     int sem = eventfd(5, EFD_SEMAPHORE);
