@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* On glibc's path, the kernel sees exactly what glibc would pass: a
  * program built against plain glibc calls signalfd(fd, mask, flags) with
  * every kind of flags glibc's prototype lets through (valid, invalid,

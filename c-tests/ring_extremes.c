@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Every call that takes a timespec, with extreme values, on both backends
  * (DESIGN §4, §5 "no input from C aborts the process"; issue 11 item 6):
  * - evfd_ring_wait with {INT64_MAX, 999999999} and other huge timeouts

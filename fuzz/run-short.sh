@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Runs every evfd fuzz target for FUZZ_SECONDS (default 60) of wall time
 # each, FUZZ_JOBS (default: nproc) targets at once, with the corpus kept in
 # fuzz/corpus/<target> and crashes in fuzz/artifacts/<target>. Stable Rust

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Other projects' own test suites, run without and with LD_PRELOAD=libevfd.so.
 
 DESIGN §3: preloading libevfd.so changes nothing a program can observe. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Other projects' own test suites — systemd 252's unit tests and six
 //! CPython 3.11 test modules — run without and with `LD_PRELOAD=libevfd.so`,
 //! with the same outcome required per test (DESIGN §3). The work is done by

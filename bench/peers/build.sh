@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Builds the peer benchmarks (bench/peers/*.c) into $1 (a directory), against
 # libevfd in $2 (the directory with libevfd.so). Installs the Debian -dev
 # package a peer needs when it is missing and this is root (apt-get update

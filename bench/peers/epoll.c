@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* epoll.c - a hand-written epoll loop on the peer workloads
  * (bench/peers/peers.h): what a C programmer writes with no library, the
  * kernel's own objects for each kind of event (epoll(7), eventfd(2),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* evfd.c - evfd's event ring on the peer workloads (bench/peers/peers.h).
  * The backend is the library's choice or EVFD_RING_BACKEND=epoll|io_uring;
  * the records name it (impl=evfd-io_uring or evfd-epoll).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* libev.c - libev (Debian's libev-dev, 4.33) on the peer workloads
  * (bench/peers/peers.h), used as its manual, ev(3), recommends:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* libevent.c - libevent (Debian's libevent-dev, 2.1.12; libevent_core and
  * libevent_pthreads) on the peer workloads (bench/peers/peers.h), used as
  * its reference (event2/event.h) and the libevent book recommend:

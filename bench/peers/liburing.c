@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* liburing.c - a hand-written io_uring loop with liburing (Debian's
  * liburing-dev, 2.3) on the peer workloads (bench/peers/peers.h), written
  * the way liburing's man pages describe each operation:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* libuv.c - libuv (Debian's libuv1-dev, 1.44) on the peer workloads
  * (bench/peers/peers.h), used as its documentation (docs.libuv.org)
  * recommends:

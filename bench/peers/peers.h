@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* peers.h - the harness shared by the peer benchmarks in bench/peers/: the
  * workloads of DESIGN §6 run by evfd's ring and by each peer event loop.
  *

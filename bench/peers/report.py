@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Turns the records of bench/peers/run.py into the peers section of
 RESULTS.md and one SVG plot per workload.
 

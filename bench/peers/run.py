@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Runs the peer benchmarks of bench/peers/ and writes their records.
 
     python3 bench/peers/run.py <bin dir> <records file> [--quick] [--reps N]

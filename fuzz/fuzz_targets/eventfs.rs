@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! evfd_eventfs_signalfd: registrations, reads, close/dup2 and deliveries
 //! (chained and exclusive) among descriptors of every kind (see
 //! fuzz/src/lib.rs for the checks).

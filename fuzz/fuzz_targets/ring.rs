@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The event ring (DESIGN §4, man/man3/evfd_ring.3): decodes the bytes into
 //! a sequence of ring operations on one ring, on the io_uring backend, the
 //! epoll backend, or both in turn (the first byte chooses), and checks:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! evfd_signalfd with decoded arguments against descriptors of every kind
 //! (see fuzz/src/lib.rs for the checks).
 #![no_main]

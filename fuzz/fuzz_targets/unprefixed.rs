@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The exported `signalfd` (glibc flags, 2007 masksize, neither) and
 //! `timerfd` against descriptors of every kind (see fuzz/src/lib.rs).
 #![no_main]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! A reader over the fuzzer's bytes that never fails: past the end it
 //! yields zeros, so every input decodes to something.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The harness shared by every evfd fuzz target.
 //!
 //! A target hands its bytes to [`run`] with the operations it may use. The

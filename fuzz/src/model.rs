@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The descriptor table a fuzz input plays with, and the model of what each
 //! descriptor is. Slots that were `dup2`ed share one object, as the kernel's
 //! open file descriptions do.

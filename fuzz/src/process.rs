@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! What a fuzz input must leave as it found it: the process's descriptors,
 //! signal mask and signal dispositions; and small probes of descriptors.
 

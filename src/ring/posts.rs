@@ -16,20 +16,23 @@
 //!
 //! Wake-ups: the consumer raises `waiting` when it has seen the queue empty
 //! (it may sleep or return to a poll loop next); the first producer that
-//! publishes after that clears it and owes the consumer one write of the
+//! posts after that clears it and owes the consumer one write of the
 //! ring's notify eventfd. A burst of posts therefore costs one wake-up, and
-//! a stream to a consumer that keeps finding posts costs none. The
-//! publishing swap and the consumer's store of `waiting` are sequentially
-//! consistent, so one of the two sides always sees the other.
+//! a stream to a consumer that keeps finding posts costs none. A producer's
+//! claim (a SeqCst compare-and-swap) and the consumer's store of `waiting`
+//! are sequentially consistent, so one side always sees the other; a post
+//! claimed before the consumer looked is one the consumer waits for (a few
+//! instructions) instead of sleeping. One locked instruction per post.
 
 use super::event::Event;
 use super::tsan;
+use crate::errno::Errno;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Slots in the lock-free part (a power of two).
-const SLOTS: usize = 4096;
+const SLOTS: usize = 16384;
 const MASK: u64 = (SLOTS as u64) - 1;
 
 struct Slot {
@@ -73,15 +76,27 @@ unsafe impl Sync for PostQueue {}
 // SAFETY: as above; nothing is tied to a thread.
 unsafe impl Send for PostQueue {}
 
+/// The slots, from zeroed memory (all-zero is a valid empty slot): a large
+/// allocation comes from the kernel as untouched zero pages, so a ring's
+/// queue costs memory only as far as posts have reached.
+fn zeroed_slots() -> Result<Box<[Slot]>, Errno> {
+    let layout = std::alloc::Layout::array::<Slot>(SLOTS).map_err(|_| Errno::ENOMEM)?;
+    // SAFETY: the layout has a non-zero size (SLOTS slots of 24 bytes).
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Slot>();
+    if p.is_null() {
+        return Err(Errno::ENOMEM);
+    }
+    // SAFETY: `p` is a fresh allocation of exactly SLOTS slots with Box's
+    // allocator and layout; `Slot` is an AtomicU64 and an UnsafeCell of two
+    // u64s, for which all-zero bytes are a valid value (seq 0: never
+    // written).
+    Ok(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(p, SLOTS)) })
+}
+
 impl PostQueue {
-    pub fn new() -> PostQueue {
-        let slots = (0..SLOTS)
-            .map(|_| Slot {
-                seq: AtomicU64::new(0),
-                post: UnsafeCell::new((0, 0)),
-            })
-            .collect();
-        PostQueue {
+    pub fn new() -> Result<PostQueue, Errno> {
+        let slots = zeroed_slots()?;
+        Ok(PostQueue {
             slots,
             enqueue: Line(AtomicU64::new(0)),
             dequeue: Line(AtomicU64::new(0)),
@@ -90,7 +105,7 @@ impl PostQueue {
             overflow: tsan::Lock::new(VecDeque::new()),
             head: UnsafeCell::new(0),
             spill: UnsafeCell::new(VecDeque::new()),
-        }
+        })
     }
 
     fn slot(&self, position: u64) -> Option<&Slot> {
@@ -101,7 +116,8 @@ impl PostQueue {
     /// the consumer (one notify write).
     pub fn push(&self, udata: u64, value: u64) -> bool {
         if !self.overflowing.load(Ordering::Acquire) && self.push_lock_free(udata, value) {
-            // The publishing swap was SeqCst: no fence needed before this.
+            // The claiming compare-and-swap was SeqCst: no fence is needed
+            // before this load (see `consumer_idle`).
             return self.wake_owed();
         }
         self.push_overflow(udata, value)
@@ -133,7 +149,7 @@ impl PostQueue {
         // consumer has read the slot's previous lap (`dequeue` was past it:
         // acquire above, release in `take`).
         unsafe { *slot.post.get() = (udata, value) };
-        slot.seq.swap(position.wrapping_add(1), Ordering::SeqCst);
+        slot.seq.store(position.wrapping_add(1), Ordering::Release);
         true
     }
 
@@ -233,6 +249,29 @@ impl PostQueue {
     /// not sleep on it.
     pub fn consumer_idle(&self) -> bool {
         self.waiting.0.store(true, Ordering::SeqCst);
+        // A producer looks at `waiting` after its (SeqCst) claim of a
+        // position: if the claim is not visible here, that producer sees
+        // `waiting`; if it is, the post is this consumer's to wait for, as
+        // the producer may have looked before the store above. Its slot is
+        // a few instructions from published (or its thread was preempted:
+        // then give it the CPU).
+        // SAFETY: consumer only.
+        let head = unsafe { *self.head.get() };
+        if self.enqueue.0.load(Ordering::SeqCst) != head {
+            let mut spins = 0u32;
+            while self
+                .slot(head)
+                .is_some_and(|s| s.seq.load(Ordering::Acquire) != head.wrapping_add(1))
+            {
+                spins = spins.saturating_add(1);
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    crate::sys::signal_safe::yield_now();
+                }
+            }
+            return true;
+        }
         if !self.is_empty() {
             return true;
         }
@@ -267,7 +306,7 @@ mod tests {
 
     #[test]
     fn one_producer_in_order_past_the_ring_size() {
-        let q = PostQueue::new();
+        let q = PostQueue::new().unwrap();
         for i in 0..(3 * SLOTS as u64) {
             q.push(1, i);
         }
@@ -279,7 +318,7 @@ mod tests {
 
     #[test]
     fn wake_owed_once_per_idle() {
-        let q = PostQueue::new();
+        let q = PostQueue::new().unwrap();
         assert!(!q.push(1, 1), "no wake-up before the consumer idles");
         assert_eq!(drain(&q).len(), 1);
         assert!(!q.consumer_idle());
@@ -289,7 +328,7 @@ mod tests {
 
     #[test]
     fn many_producers_keep_their_order() {
-        let q = Arc::new(PostQueue::new());
+        let q = Arc::new(PostQueue::new().unwrap());
         const PER: u64 = 20_000;
         let producers: Vec<_> = (0..4u64)
             .map(|p| {

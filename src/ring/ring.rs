@@ -54,7 +54,7 @@ impl Ring {
         let generation = fork::generation();
         let engine = Engine::new(entries)?;
         Ok(Ring {
-            posts: PostQueue::new(),
+            posts: PostQueue::new()?,
             notify_fd: engine.notify_fd(),
             generation,
             backend_kind: engine.kind(),
