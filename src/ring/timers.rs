@@ -80,6 +80,9 @@ impl TimerSpec {
 struct Entry {
     deadline: u64,
     slot: u32,
+    /// Whether the timer repeats (then its period is looked up when it
+    /// fires; a one-shot timer is popped without touching its source).
+    periodic: bool,
 }
 
 const NOT_ARMED: u32 = u32::MAX;
@@ -153,8 +156,18 @@ impl Timers {
         spec.period = period;
         let heap = self.heaps.get_mut(base.index()).ok_or(Errno::EINVAL)?;
         match self.pos.get(slot as usize).copied() {
-            Some(p) if p != NOT_ARMED => heap.update(&mut self.pos, p as usize, deadline),
-            _ => heap.push(&mut self.pos, Entry { deadline, slot })?,
+            Some(p) if p != NOT_ARMED => {
+                heap.set_periodic(p as usize, period != 0);
+                heap.update(&mut self.pos, p as usize, deadline)
+            }
+            _ => heap.push(
+                &mut self.pos,
+                Entry {
+                    deadline,
+                    slot,
+                    periodic: period != 0,
+                },
+            )?,
         }
         // Only a deadline earlier than the kernel timer's moves it.
         let armed = self.kernel_armed.get(base.index()).copied().flatten();
@@ -220,7 +233,7 @@ impl Timers {
                 if top.deadline > now {
                     break;
                 }
-                let period = period_of(top.slot);
+                let period = if top.periodic { period_of(top.slot) } else { 0 };
                 match now.saturating_sub(top.deadline).checked_div(period) {
                     None => {
                         // A one-shot timer (period 0).
@@ -333,6 +346,12 @@ fn base_of_relative(clock: Clock) -> Base {
 }
 
 impl Heap {
+    fn set_periodic(&mut self, at: usize, periodic: bool) {
+        if let Some(e) = self.entries.get_mut(at) {
+            e.periodic = periodic;
+        }
+    }
+
     fn set(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
         if let Some(e) = self.entries.get_mut(at) {
             *e = entry;
