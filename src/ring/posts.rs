@@ -112,13 +112,14 @@ impl PostQueue {
         self.slots.get(usize::try_from(position & MASK).ok()?)
     }
 
-    /// Queues one post; any thread. Returns true if the caller must wake
-    /// the consumer (one notify write).
-    pub fn push(&self, udata: u64, value: u64) -> bool {
+    /// Queues one post; any thread. Returns whether the caller must wake
+    /// the consumer (one notify write); `ENOMEM` if the overflow list
+    /// cannot grow (nothing was queued).
+    pub fn push(&self, udata: u64, value: u64) -> Result<bool, Errno> {
         if !self.overflowing.load(Ordering::Acquire) && self.push_lock_free(udata, value) {
             // The claiming compare-and-swap was SeqCst: no fence is needed
             // before this load (see `consumer_idle`).
-            return self.wake_owed();
+            return Ok(self.wake_owed());
         }
         self.push_overflow(udata, value)
     }
@@ -156,11 +157,12 @@ impl PostQueue {
     /// The overflow path; returns whether the caller owes a wake-up. The
     /// wake-up is decided under the lock, which `consumer_idle` takes too:
     /// either the consumer saw this post, or this producer sees `waiting`.
-    fn push_overflow(&self, udata: u64, value: u64) -> bool {
+    fn push_overflow(&self, udata: u64, value: u64) -> Result<bool, Errno> {
         let mut list = self.overflow.lock();
+        list.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         self.overflowing.store(true, Ordering::Release);
         list.push_back((udata, value));
-        self.waiting.0.load(Ordering::Relaxed) && self.waiting.0.swap(false, Ordering::AcqRel)
+        Ok(self.waiting.0.load(Ordering::Relaxed) && self.waiting.0.swap(false, Ordering::AcqRel))
     }
 
     /// After publishing: whether this producer is the one to wake the
@@ -308,7 +310,7 @@ mod tests {
     fn one_producer_in_order_past_the_ring_size() {
         let q = PostQueue::new().unwrap();
         for i in 0..(3 * SLOTS as u64) {
-            q.push(1, i);
+            q.push(1, i).unwrap();
         }
         let got = drain(&q);
         assert_eq!(got.len(), 3 * SLOTS);
@@ -319,11 +321,14 @@ mod tests {
     #[test]
     fn wake_owed_once_per_idle() {
         let q = PostQueue::new().unwrap();
-        assert!(!q.push(1, 1), "no wake-up before the consumer idles");
+        assert!(
+            !q.push(1, 1).unwrap(),
+            "no wake-up before the consumer idles"
+        );
         assert_eq!(drain(&q).len(), 1);
         assert!(!q.consumer_idle());
-        assert!(q.push(1, 2), "the first post after idling wakes");
-        assert!(!q.push(1, 3), "the second does not");
+        assert!(q.push(1, 2).unwrap(), "the first post after idling wakes");
+        assert!(!q.push(1, 3).unwrap(), "the second does not");
     }
 
     #[test]
@@ -335,7 +340,7 @@ mod tests {
                 let q = Arc::clone(&q);
                 std::thread::spawn(move || {
                     for i in 0..PER {
-                        q.push(p, i);
+                        q.push(p, i).unwrap();
                     }
                 })
             })

@@ -78,7 +78,7 @@ impl Ring {
     /// asked for it.
     pub fn post(&self, udata: u64, value: u64) -> Result<(), Errno> {
         self.check_fork()?;
-        if self.posts.push(udata, value) {
+        if self.posts.push(udata, value)? {
             sys::io::write_u64(self.notify_fd, 1)?;
         }
         Ok(())
