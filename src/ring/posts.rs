@@ -2,17 +2,20 @@
 //! The posts queue: `evfd_ring_post` from any thread, taken by the one
 //! consumer, every post one event, in order per producer.
 //!
-//! A bounded lock-free ring of slots takes posts without allocating: a
-//! producer claims a position with one compare-and-swap on `enqueue` (after
-//! checking, against the consumer's published `dequeue`, that the slot is
-//! free), writes the slot, and publishes it by swapping the position into
-//! the slot's sequence number. The consumer copies published slots straight
-//! into the caller's array, writing nothing to them, and publishes how far
-//! it got (`dequeue`) once per batch, so the slots' cache lines travel from
-//! producer to consumer and not back. When the ring is full, producers
-//! switch to a mutex-protected overflow list, and stay there until the
-//! consumer has emptied it, so that a producer's posts are never reordered
-//! (see `take`).
+//! An unbounded lock-free queue of blocks of slots. A producer claims the
+//! next position with one compare-and-swap on `tail`, writes the slot and
+//! publishes it with a release store of its sequence number (its position
+//! plus one). Blocks of [`BLOCK`] slots are linked in order; the producer that
+//! claims a block's last slot links the next block, which it allocated
+//! before claiming (so a failed allocation is `ENOMEM` with nothing
+//! claimed, and a claimed position is always published). The consumer
+//! copies published slots straight into the caller's array, writing nothing
+//! to them, and hands a block it has read whole to a small pool.
+//!
+//! Why no producer touches freed memory: a producer finds its block only
+//! after its claim succeeded, walking back from the newest block through
+//! `prev` links; the consumer cannot pass a claimed slot that is not
+//! published, so that block and every newer one are still in the queue.
 //!
 //! Wake-ups: the consumer raises `waiting` when it has seen the queue empty
 //! (it may sleep or return to a poll loop next); the first producer that
@@ -28,18 +31,61 @@ use super::event::Event;
 use super::tsan;
 use crate::errno::Errno;
 use std::cell::UnsafeCell;
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
-/// Slots in the lock-free part (a power of two).
-const SLOTS: usize = 16384;
-const MASK: u64 = (SLOTS as u64) - 1;
+/// Slots per block (a power of two): 24 KiB blocks.
+const BLOCK: u64 = 1024;
+/// Read blocks kept for reuse.
+const POOL: usize = 4;
 
 struct Slot {
     /// `position + 1` once the producer that claimed `position` published
-    /// it (0: never written).
+    /// it (a recycled block holds older, smaller values).
     seq: AtomicU64,
     post: UnsafeCell<(u64, u64)>,
+}
+
+struct Block {
+    slots: [Slot; BLOCK as usize],
+    /// This block's number (`position / BLOCK` of its slots).
+    number: AtomicU64,
+    /// The next block, linked by the producer that claims this block's
+    /// last slot.
+    next: AtomicPtr<Block>,
+    /// The block before (for producers walking back from the newest).
+    prev: AtomicPtr<Block>,
+}
+
+/// A zeroed block (all-zero is a valid, empty block), or `ENOMEM`.
+fn new_block() -> Result<*mut Block, Errno> {
+    let layout = std::alloc::Layout::new::<Block>();
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Block>();
+    if p.is_null() {
+        Err(Errno::ENOMEM)
+    } else {
+        Ok(p)
+    }
+}
+
+/// Frees a block made by `new_block`.
+///
+/// # Safety
+/// `b` came from `new_block` and nothing uses it any more.
+unsafe fn free_block(b: *mut Block) {
+    // SAFETY: by the caller's contract, with the layout it was made with.
+    unsafe { std::alloc::dealloc(b.cast(), std::alloc::Layout::new::<Block>()) }
+}
+
+/// The slot of `position` in `block`.
+///
+/// # Safety
+/// `block` is a live block of the queue, for the lifetime the caller uses
+/// the slot.
+unsafe fn slot_at<'a>(block: *const Block, position: u64) -> Option<&'a Slot> {
+    let index = usize::try_from(position % BLOCK).ok()?;
+    // SAFETY: by the caller's contract.
+    unsafe { (*block).slots.get(index) }
 }
 
 /// A value alone on its cache line, so producers and the consumer do not
@@ -48,239 +94,255 @@ struct Slot {
 struct Line<T>(T);
 
 pub struct PostQueue {
-    slots: Box<[Slot]>,
     /// Positions claimed by producers so far.
-    enqueue: Line<AtomicU64>,
-    /// Positions the consumer has read, published once per batch.
-    dequeue: Line<AtomicU64>,
+    tail: Line<AtomicU64>,
+    /// The newest linked block.
+    newest: Line<AtomicPtr<Block>>,
     /// The consumer saw the queue empty and wants a wake-up.
     waiting: Line<AtomicBool>,
-    /// Set while producers must append to `overflow`.
-    overflowing: AtomicBool,
-    overflow: tsan::Lock<VecDeque<(u64, u64)>>,
-    /// The consumer's own position (consumer only).
+    /// The consumer's position and the block holding it (consumer only).
     head: UnsafeCell<u64>,
-    /// Posts the consumer took from `overflow` and has not delivered yet
-    /// (consumer only).
-    spill: UnsafeCell<VecDeque<(u64, u64)>>,
+    head_block: UnsafeCell<*mut Block>,
+    /// Read blocks for reuse.
+    pool: tsan::Lock<Vec<*mut Block>>,
 }
 
 // SAFETY: a slot's `post` is written only by the producer that claimed its
-// position (the compare-and-swap on `enqueue` makes the claim exclusive,
-// and the check against `dequeue` that the consumer has read the slot's
-// previous lap) before the swap that publishes it, and read only by the
-// consumer after the acquire load that sees that swap; `head` and `spill`
-// are touched only by the one consumer (the contract of `take`, `is_empty`
-// and `consumer_idle`).
+// position (the compare-and-swap on `tail` makes the claim exclusive)
+// before the release store that publishes it, and read only by the consumer
+// after the acquire load that sees it; blocks are freed or reused only
+// once read whole (see the module documentation); `head` and `head_block`
+// are the one consumer's (the contract of `take`, `is_empty` and
+// `consumer_idle`); the pool is behind its lock.
 unsafe impl Sync for PostQueue {}
 // SAFETY: as above; nothing is tied to a thread.
 unsafe impl Send for PostQueue {}
 
-/// The slots, from zeroed memory (all-zero is a valid empty slot): a large
-/// allocation comes from the kernel as untouched zero pages, so a ring's
-/// queue costs memory only as far as posts have reached.
-fn zeroed_slots() -> Result<Box<[Slot]>, Errno> {
-    let layout = std::alloc::Layout::array::<Slot>(SLOTS).map_err(|_| Errno::ENOMEM)?;
-    // SAFETY: the layout has a non-zero size (SLOTS slots of 24 bytes).
-    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Slot>();
-    if p.is_null() {
-        return Err(Errno::ENOMEM);
-    }
-    // SAFETY: `p` is a fresh allocation of exactly SLOTS slots with Box's
-    // allocator and layout; `Slot` is an AtomicU64 and an UnsafeCell of two
-    // u64s, for which all-zero bytes are a valid value (seq 0: never
-    // written).
-    Ok(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(p, SLOTS)) })
-}
-
 impl PostQueue {
     pub fn new() -> Result<PostQueue, Errno> {
-        let slots = zeroed_slots()?;
+        let first = new_block()?;
         Ok(PostQueue {
-            slots,
-            enqueue: Line(AtomicU64::new(0)),
-            dequeue: Line(AtomicU64::new(0)),
+            tail: Line(AtomicU64::new(0)),
+            newest: Line(AtomicPtr::new(first)),
             waiting: Line(AtomicBool::new(false)),
-            overflowing: AtomicBool::new(false),
-            overflow: tsan::Lock::new(VecDeque::new()),
             head: UnsafeCell::new(0),
-            spill: UnsafeCell::new(VecDeque::new()),
+            head_block: UnsafeCell::new(first),
+            pool: tsan::Lock::new(Vec::new()),
         })
     }
 
-    fn slot(&self, position: u64) -> Option<&Slot> {
-        self.slots.get(usize::try_from(position & MASK).ok()?)
+    /// A block for linking: from the pool, else newly allocated.
+    fn spare_block(&self) -> Result<*mut Block, Errno> {
+        match self.pool.lock().pop() {
+            Some(b) => Ok(b),
+            None => new_block(),
+        }
+    }
+
+    /// Gives back a block nobody uses (to the pool, or to the allocator).
+    fn recycle(&self, b: *mut Block) {
+        let mut pool = self.pool.lock();
+        if pool.len() < POOL && pool.try_reserve(1).is_ok() {
+            pool.push(b);
+        } else {
+            drop(pool);
+            // SAFETY: the caller hands over a block no thread uses.
+            unsafe { free_block(b) };
+        }
     }
 
     /// Queues one post; any thread. Returns whether the caller must wake
-    /// the consumer (one notify write); `ENOMEM` if the overflow list
-    /// cannot grow (nothing was queued).
+    /// the consumer (one notify write); `ENOMEM` if a new block was needed
+    /// and could not be made (nothing was queued).
     pub fn push(&self, udata: u64, value: u64) -> Result<bool, Errno> {
-        if !self.overflowing.load(Ordering::Acquire) && self.push_lock_free(udata, value) {
-            // The claiming compare-and-swap was SeqCst: no fence is needed
-            // before this load (see `consumer_idle`).
-            return Ok(self.wake_owed());
-        }
-        self.push_overflow(udata, value)
-    }
-
-    /// The lock-free path; false when the ring of slots is full.
-    fn push_lock_free(&self, udata: u64, value: u64) -> bool {
-        let mut position = self.enqueue.0.load(Ordering::Relaxed);
-        loop {
-            let read = self.dequeue.0.load(Ordering::Acquire);
-            if position.wrapping_sub(read) >= SLOTS as u64 {
-                return false;
-            }
-            match self.enqueue.0.compare_exchange_weak(
+        let mut position = self.tail.0.load(Ordering::Relaxed);
+        let (position, next) = loop {
+            // The claimer of a block's last slot links the next block: it
+            // gets one before claiming, so it cannot fail after.
+            let next = if position % BLOCK == BLOCK - 1 {
+                Some(self.spare_block()?)
+            } else {
+                None
+            };
+            match self.tail.0.compare_exchange_weak(
                 position,
                 position.wrapping_add(1),
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => break,
-                Err(now) => position = now,
+                Ok(_) => break (position, next),
+                Err(now) => {
+                    if let Some(b) = next {
+                        self.recycle(b);
+                    }
+                    position = now;
+                }
             }
+        };
+        let number = position / BLOCK;
+        let block = self.block_of(number);
+        if let Some(b) = next {
+            // SAFETY: `b` is ours (from the pool or fresh) until the release
+            // stores below publish it; `block` is alive (our slot in it is
+            // not published yet).
+            unsafe {
+                (*b).number.store(number.wrapping_add(1), Ordering::Relaxed);
+                (*b).next.store(core::ptr::null_mut(), Ordering::Relaxed);
+                (*b).prev.store(block, Ordering::Relaxed);
+                (*block).next.store(b, Ordering::Release);
+            }
+            self.newest.0.store(b, Ordering::Release);
         }
-        let Some(slot) = self.slot(position) else {
-            return false;
+        // SAFETY: `block` holds `position` and is alive until our slot is
+        // published; the claim made the slot ours.
+        let Some(slot) = (unsafe { slot_at(block, position) }) else {
+            return Ok(false);
         };
         tsan::release(&slot.seq);
-        // SAFETY: the compare-and-swap made this position ours, and the
-        // consumer has read the slot's previous lap (`dequeue` was past it:
-        // acquire above, release in `take`).
+        // SAFETY: as above.
         unsafe { *slot.post.get() = (udata, value) };
         slot.seq.store(position.wrapping_add(1), Ordering::Release);
-        true
+        // The claim was SeqCst: no fence is needed before this load (see
+        // `consumer_idle`).
+        Ok(self.waiting.0.load(Ordering::SeqCst) && self.waiting.0.swap(false, Ordering::AcqRel))
     }
 
-    /// The overflow path; returns whether the caller owes a wake-up. The
-    /// wake-up is decided under the lock, which `consumer_idle` takes too:
-    /// either the consumer saw this post, or this producer sees `waiting`.
-    fn push_overflow(&self, udata: u64, value: u64) -> Result<bool, Errno> {
-        let mut list = self.overflow.lock();
-        list.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        self.overflowing.store(true, Ordering::Release);
-        list.push_back((udata, value));
-        Ok(self.waiting.0.load(Ordering::Relaxed) && self.waiting.0.swap(false, Ordering::AcqRel))
-    }
-
-    /// After publishing: whether this producer is the one to wake the
-    /// consumer.
-    fn wake_owed(&self) -> bool {
-        self.waiting.0.load(Ordering::SeqCst) && self.waiting.0.swap(false, Ordering::AcqRel)
-    }
-
-    /// Copies posts, oldest first per producer, into `out`; returns how
-    /// many. Consumer only.
-    pub fn take(&self, out: &mut [Event]) -> usize {
-        // SAFETY: consumer only (this method's contract, kept by Engine).
-        let spill = unsafe { &mut *self.spill.get() };
-        let mut n = 0;
+    /// The block numbered `number`, which holds a position this producer
+    /// claimed and has not published: walks back from the newest block,
+    /// waiting (briefly) if the claimer of the previous block's last slot
+    /// has not linked it yet.
+    fn block_of(&self, number: u64) -> *mut Block {
+        let mut spins = 0u32;
         loop {
-            for slot in out.iter_mut().skip(n) {
-                let Some((udata, value)) = spill.pop_front().or_else(|| self.take_one()) else {
-                    break;
-                };
-                *slot = Event::user(udata, value);
-                n = n.saturating_add(1);
+            let mut b = self.newest.0.load(Ordering::Acquire);
+            // SAFETY: every block from ours to the newest is still in the
+            // queue: the consumer cannot pass our unpublished slot.
+            unsafe {
+                while (*b).number.load(Ordering::Relaxed) > number {
+                    b = (*b).prev.load(Ordering::Relaxed);
+                }
+                if (*b).number.load(Ordering::Relaxed) == number {
+                    return b;
+                }
             }
-            let room = n < out.len() && spill.is_empty();
-            if !room || !self.overflowing.load(Ordering::Acquire) || !self.take_overflow(spill) {
-                break;
+            spins = spins.saturating_add(1);
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                crate::sys::signal_safe::yield_now();
             }
         }
-        if n > 0 {
-            // SAFETY: consumer only.
-            let head = unsafe { *self.head.get() };
-            self.dequeue.0.store(head, Ordering::Release);
-        }
-        n
     }
 
-    /// The next published slot, if any (the consumer's `head` advances;
-    /// `take` publishes it).
+    /// The next published post, if any; moves to the next block when the
+    /// consumer's block is read whole. Consumer only.
     fn take_one(&self) -> Option<(u64, u64)> {
         // SAFETY: consumer only.
-        let head = unsafe { &mut *self.head.get() };
-        let slot = self.slot(*head)?;
+        let (head, block) = unsafe { (&mut *self.head.get(), &mut *self.head_block.get()) };
+        let number = *head / BLOCK;
+        // SAFETY: the consumer's block is alive until it moves past it.
+        if unsafe { (**block).number.load(Ordering::Relaxed) } != number {
+            // SAFETY: as above.
+            let next = unsafe { (**block).next.load(Ordering::Acquire) };
+            if next.is_null() {
+                return None;
+            }
+            // Every slot of the old block was published and read: no
+            // producer touches it any more.
+            self.recycle(core::mem::replace(block, next));
+        }
+        // SAFETY: as above.
+        let slot = unsafe { slot_at(*block, *head) }?;
         if slot.seq.load(Ordering::Acquire) != head.wrapping_add(1) {
             return None;
         }
         tsan::acquire(&slot.seq);
-        // SAFETY: the acquire load saw the producer's publishing swap: the
-        // post is written, and no producer writes the slot again before the
-        // consumer publishes a `dequeue` past it.
+        // SAFETY: the acquire load saw the producer's publishing store.
         let post = unsafe { *slot.post.get() };
         *head = head.wrapping_add(1);
         Some(post)
     }
 
-    /// Moves the overflow list into `spill`, once no post claimed in the
-    /// lock-free ring is still unread: a producer's posts in the ring came
-    /// before its posts in the list, which is delivered after them.
-    /// Returns whether it took any.
-    fn take_overflow(&self, spill: &mut VecDeque<(u64, u64)>) -> bool {
-        // SAFETY: consumer only.
-        let head = unsafe { *self.head.get() };
-        if self.enqueue.0.load(Ordering::Acquire) != head {
-            return false;
+    /// Copies posts, oldest first per producer, into `out`; returns how
+    /// many. Consumer only.
+    pub fn take(&self, out: &mut [Event]) -> usize {
+        let mut n: usize = 0;
+        for slot in out.iter_mut() {
+            let Some((udata, value)) = self.take_one() else {
+                break;
+            };
+            *slot = Event::user(udata, value);
+            n = n.saturating_add(1);
         }
-        let mut list = self.overflow.lock();
-        std::mem::swap(spill, &mut list);
-        self.overflowing.store(false, Ordering::Release);
-        !spill.is_empty()
+        n
     }
 
-    /// Whether no post is waiting. Consumer only.
+    /// Whether no post is claimed. Consumer only.
     pub fn is_empty(&self) -> bool {
         // SAFETY: consumer only.
-        let (spill, head) = unsafe { (&*self.spill.get(), *self.head.get()) };
-        spill.is_empty()
-            && self.slot(head).map_or(true, |s| {
-                s.seq.load(Ordering::SeqCst) != head.wrapping_add(1)
-            })
-            && self.enqueue.0.load(Ordering::SeqCst) == head
-            && !self.overflowing.load(Ordering::SeqCst)
+        let head = unsafe { *self.head.get() };
+        self.tail.0.load(Ordering::SeqCst) == head
     }
 
     /// The consumer found nothing to do and may sleep: ask for a wake-up.
     /// Returns true if posts arrived meanwhile (then it should not sleep).
     /// A post claimed but not yet published counts as arrived: its producer
-    /// may have looked at `waiting` before this store, so the consumer must
-    /// not sleep on it.
+    /// may have looked at `waiting` before this store, so the consumer
+    /// waits for it (its producer is a few instructions from publishing it,
+    /// or was preempted: then give it the CPU).
     pub fn consumer_idle(&self) -> bool {
         self.waiting.0.store(true, Ordering::SeqCst);
-        // A producer looks at `waiting` after its (SeqCst) claim of a
-        // position: if the claim is not visible here, that producer sees
-        // `waiting`; if it is, the post is this consumer's to wait for, as
-        // the producer may have looked before the store above. Its slot is
-        // a few instructions from published (or its thread was preempted:
-        // then give it the CPU).
-        // SAFETY: consumer only.
-        let head = unsafe { *self.head.get() };
-        if self.enqueue.0.load(Ordering::SeqCst) != head {
-            let mut spins = 0u32;
-            while self
-                .slot(head)
-                .is_some_and(|s| s.seq.load(Ordering::Acquire) != head.wrapping_add(1))
-            {
-                spins = spins.saturating_add(1);
-                if spins < 64 {
-                    std::hint::spin_loop();
-                } else {
-                    crate::sys::signal_safe::yield_now();
-                }
+        if self.is_empty() {
+            return false;
+        }
+        let mut spins = 0u32;
+        while !self.head_published() {
+            spins = spins.saturating_add(1);
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                crate::sys::signal_safe::yield_now();
             }
-            return true;
         }
-        if !self.is_empty() {
-            return true;
+        true
+    }
+
+    /// Whether the post at the consumer's position is published. Consumer
+    /// only.
+    fn head_published(&self) -> bool {
+        // SAFETY: consumer only; the consumer's block is alive.
+        let (head, mut block) = unsafe { (*self.head.get(), *self.head_block.get()) };
+        // SAFETY: as above.
+        if unsafe { (*block).number.load(Ordering::Relaxed) } != head / BLOCK {
+            // SAFETY: as above.
+            block = unsafe { (*block).next.load(Ordering::Acquire) };
+            if block.is_null() {
+                return false;
+            }
         }
-        // Overflowing producers look at `waiting` under the lock: after
-        // this lock, one that pushed before it is seen, and one that pushes
-        // after it sees `waiting`.
-        !self.overflow.lock().is_empty()
+        // SAFETY: `block` is the consumer's or the one linked after it,
+        // both alive.
+        unsafe { slot_at(block, head) }
+            .is_some_and(|slot| slot.seq.load(Ordering::Acquire) == head.wrapping_add(1))
+    }
+}
+
+impl Drop for PostQueue {
+    fn drop(&mut self) {
+        // No producer is left (the ring is being freed): free the chain
+        // from the consumer's block on, and the pool.
+        let mut b = *self.head_block.get_mut();
+        while !b.is_null() {
+            // SAFETY: blocks of this queue, each freed once.
+            let next = unsafe { (*b).next.load(Ordering::Acquire) };
+            // SAFETY: as above.
+            unsafe { free_block(b) };
+            b = next;
+        }
+        for b in self.pool.lock().drain(..) {
+            // SAFETY: pooled blocks are out of the chain.
+            unsafe { free_block(b) };
+        }
     }
 }
 
@@ -309,11 +371,11 @@ mod tests {
     #[test]
     fn one_producer_in_order_past_the_ring_size() {
         let q = PostQueue::new().unwrap();
-        for i in 0..(3 * SLOTS as u64) {
+        for i in 0..(3 * BLOCK + 5) {
             q.push(1, i).unwrap();
         }
         let got = drain(&q);
-        assert_eq!(got.len(), 3 * SLOTS);
+        assert_eq!(got.len(), 3 * BLOCK as usize + 5);
         assert!(got.iter().enumerate().all(|(i, p)| *p == (1, i as u64)));
         assert!(q.is_empty());
     }
@@ -329,6 +391,41 @@ mod tests {
         assert!(!q.consumer_idle());
         assert!(q.push(1, 2).unwrap(), "the first post after idling wakes");
         assert!(!q.push(1, 3).unwrap(), "the second does not");
+    }
+
+    #[test]
+    fn blocks_are_reused_and_idle_waits_for_claimed_posts() {
+        let q = Arc::new(PostQueue::new().unwrap());
+        const PER: u64 = 30_000;
+        let producers: Vec<_> = (0..6u64)
+            .map(|p| {
+                let q = Arc::clone(&q);
+                std::thread::spawn(move || {
+                    for i in 0..PER {
+                        q.push(p, i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut next = [0u64; 6];
+        let mut total = 0;
+        let mut size = 1;
+        let mut out = vec![Event::default(); 700];
+        while total < 6 * PER {
+            let n = q.take(&mut out[..size]);
+            for e in &out[..n] {
+                assert_eq!(e.value, next[e.udata as usize]);
+                next[e.udata as usize] += 1;
+            }
+            total += n as u64;
+            if n == 0 {
+                q.consumer_idle();
+            }
+            size = size % 700 + 1;
+        }
+        producers.into_iter().for_each(|t| t.join().unwrap());
+        assert!(q.is_empty());
+        assert!(q.pool.lock().len() <= POOL);
     }
 
     #[test]
