@@ -285,11 +285,14 @@ pub unsafe extern "C" fn evfd_ring_add_futex(
 
 /// Queues one `EVFD_KIND_USER` event carrying `udata` and `value`. Any
 /// thread may call it, concurrently with the consumer; every call is one
-/// event (never coalesced), and the consumer is woken only when the queue
-/// was empty.
+/// event (never coalesced), in order per producer, and the consumer is
+/// woken only when it has found nothing to do since its last wake-up. Not
+/// async-signal-safe (it may take a lock to link a new block of its queue):
+/// from a signal handler, write an eventfd the ring watches instead.
 ///
 /// Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
-/// in a child after `fork()`; `ENOMEM`.
+/// in a child after `fork()`; `ENOMEM` if the queue cannot grow (nothing is
+/// queued).
 ///
 /// # Safety
 /// A non-NULL `ring` is a live ring.
