@@ -443,16 +443,14 @@ impl Uring {
             out.push(Completion { token, outcome });
             return;
         };
+        // Ends the kernel chose (out of buffers, cancelled by the kernel:
+        // ours are unwatched first): nothing to report, re-armed below.
         let transient = matches!(
             result.saturating_neg(),
             libc::ENOBUFS | libc::EAGAIN | libc::ECANCELED | libc::EINTR
         );
         let outcome = if result < 0 {
-            if transient && result != -libc::ECANCELED {
-                None
-            } else if result == -libc::ECANCELED {
-                // Cancelled by the kernel (not by us: ours are unwatched):
-                // re-arm below.
+            if transient {
                 None
             } else {
                 self.armed.remove(&token);
