@@ -3,10 +3,12 @@
  * - with 0, 1 or 2 descriptors free, evfd_ring_new either works or fails
  *   with EMFILE leaking nothing (the descriptor count is unchanged);
  * - on a live ring with no descriptor free, add_fd, add_signal (its first
- *   one needs a signalfd), add_timer (the first on a clock needs that
- *   clock's one kernel timer; later ones need no descriptor) either work or
- *   fail with EMFILE leaking nothing, and the ring stays usable: posts
- *   arrive, the same calls succeed once descriptors are free;
+ *   one needs a signalfd), add_timer (the first ABS timer on
+ *   CLOCK_REALTIME or the first on CLOCK_BOOTTIME needs that clock's one
+ *   kernel timer; the monotonic clock's is made with the ring, so a
+ *   monotonic timer never needs one) either work or fail with EMFILE
+ *   leaking nothing, and the ring stays usable: posts arrive, the same
+ *   calls succeed once descriptors are free;
  * - 10,000 one-shot timers expiring together on a ring of 16 entries, on
  *   both backends: every one is delivered exactly once, and no descriptor
  *   is created per timer. */
@@ -108,17 +110,25 @@ int main(void) {
     CHECK_EQ(evfd_ring_add_timer(r, CLOCK_BOOTTIME, EVFD_TIMER_REL, &hour, 4), 0);
     exhaust();
     int at = count_full();
-    struct timespec soon = {0, 5 * 1000 * 1000};
     int fd_ok = evfd_ring_add_fd(r, p[0], POLLIN, 1);
     CHECK(fd_ok == 0 || errno == EMFILE);
     CHECK_EQ(count_full(), at);
     int sig_ok = evfd_ring_add_signal(r, SIGURG, 2);
     CHECK(sig_ok == 0 || errno == EMFILE);
     CHECK_EQ(count_full(), at);
-    int timer_ok = evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &soon, 3);
+    /* The first ABS timer on CLOCK_REALTIME needs that clock's kernel timer. */
+    struct timespec wall;
+    CHECK_EQ(clock_gettime(CLOCK_REALTIME, &wall), 0);
+    wall.tv_nsec = (wall.tv_nsec + 5 * 1000 * 1000) % 1000000000;
+    wall.tv_sec += 1;
+    int timer_ok = evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_ABS, &wall, 3);
     CHECK(timer_ok == 0 || errno == EMFILE);
-    CHECK_EQ(timer_ok, -1); /* the first on CLOCK_MONOTONIC: its kernel timer */
+    CHECK_EQ(timer_ok, -1);
     CHECK_EQ(count_full(), at);
+    /* A monotonic timer needs none: the ring made that clock's with it. */
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &hour, 6), 0);
+    CHECK_EQ(count_full(), at);
+    CHECK_EQ(evfd_ring_remove(r, 6), 0);
     /* CLOCK_BOOTTIME has its kernel timer already: no descriptor needed. */
     CHECK_EQ(evfd_ring_add_timer(r, CLOCK_BOOTTIME, EVFD_TIMER_REL, &hour, 5), 0);
     CHECK_EQ(count_full(), at);
@@ -139,8 +149,13 @@ int main(void) {
         CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 1), 0);
     if (sig_ok)
         CHECK_EQ(evfd_ring_add_signal(r, SIGURG, 2), 0);
-    if (timer_ok)
-        CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &soon, 3), 0);
+    if (timer_ok) {
+        CHECK_EQ(clock_gettime(CLOCK_REALTIME, &wall), 0);
+        wall.tv_nsec = (wall.tv_nsec + 5 * 1000 * 1000) % 1000000000;
+        if (wall.tv_nsec < 5 * 1000 * 1000)
+            wall.tv_sec++;
+        CHECK_EQ(evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_ABS, &wall, 3), 0);
+    }
     CHECK_EQ(write(p[1], "x", 1), 1);
     raise(SIGURG);
     int seen = 0;
@@ -170,7 +185,7 @@ int main(void) {
     struct timespec later = {0, 200 * 1000 * 1000};
     for (int i = 0; i < n_timers; i++)
         CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &later, (uint64_t)i), 0);
-    CHECK(count_fds() <= with_ring + 1); /* one kernel timer for the clock */
+    CHECK_EQ(count_fds(), with_ring); /* the clock's one kernel timer came with the ring */
     CHECK(n_timers > 0 && n_timers <= 10000);
     unsigned char *got = calloc(10000, 1);
     CHECK(got != NULL);

@@ -12,7 +12,14 @@
  *  - eventfds: evfd_ring_add_fd(fd, POLLIN); the ring reads each eventfd
  *    and hands over the count in ev.value, so the loop does no read();
  *  - timers: evfd_ring_add_timer(CLOCK_MONOTONIC, EVFD_TIMER_REL), one-shot
- *    timers are gone after their event;
+ *    timers are gone after their event. REL measures each deadline from
+ *    the clock at the call (a vDSO clock read per timer, as a timerfd
+ *    does). With EVFD_PEERS_TIMERS=loop the program instead does what
+ *    evfd_ring(3) recommends for many timers from one instant, which is
+ *    what the peers' loop time is (libev's ev_now, libuv's uv_now): one
+ *    clock_gettime, then EVFD_TIMER_ABS deadlines from it; those records
+ *    are workloads timer_create_loop and move_loop (the same deadlines,
+ *    the peers' semantics);
  *  - moving a pending timer: evfd_ring_rearm_timer (DESIGN §4) where the
  *    library has it, looked up at run time with dlsym so this compiles
  *    against headers without it; else evfd_ring_remove + evfd_ring_add_timer
@@ -24,15 +31,34 @@
 #include <dlfcn.h>
 #include <evfd.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/eventfd.h>
 
 #define BATCH 1024
 
 static struct evfd_ring *ring;
 static struct evfd_event evs[BATCH];
+/* EVFD_PEERS_TIMERS=loop: deadlines from one clock read (see the top). */
+static int loop_time;
+
+static uint64_t monotonic_ns(void) {
+    struct timespec ts;
+    BENCH_CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A timer `ns` from now: REL, or ABS from the loop time `base`. */
+static int timer_type(void) {
+    return loop_time ? EVFD_TIMER_ABS : EVFD_TIMER_REL;
+}
+static struct timespec timer_when(uint64_t base, uint64_t ns) {
+    return ts_of(loop_time ? base + ns : ns);
+}
 
 static void peer_init(const char *workload) {
     (void)workload;
+    const char *timers = getenv("EVFD_PEERS_TIMERS");
+    loop_time = timers != NULL && strcmp(timers, "loop") == 0;
     ring = evfd_ring_new(0, 0);
     if (ring == NULL)
         BENCH_DIE("evfd_ring_new");
@@ -111,19 +137,24 @@ static void run_fds(long n, long rounds) {
 }
 
 static void run_timers(long n) {
+    const char *create = loop_time ? "timer_create_loop" : "timer_create";
     struct meter m;
     meter_start(&m);
+    uint64_t base = loop_time ? monotonic_ns() : 0;
     for (long i = 0; i < n; i++) {
-        struct timespec when = ts_of(timer_ns(i));
-        if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, EVFD_TIMER_REL, &when, (uint64_t)i + 1) != 0) {
+        struct timespec when = timer_when(base, timer_ns(i));
+        if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, timer_type(), &when, (uint64_t)i + 1) != 0) {
             int e = errno;
-            peer_skip("timer_create", n, e, "evfd_ring_add_timer");
-            peer_skip("timer_expire", n, e, "evfd_ring_add_timer");
+            peer_skip(create, n, e, "evfd_ring_add_timer");
+            if (!loop_time)
+                peer_skip("timer_expire", n, e, "evfd_ring_add_timer");
             return;
         }
     }
     meter_stop(&m);
-    peer_record("timer_create", n, n, &m, "");
+    peer_record(create, n, n, &m, "");
+    if (loop_time)
+        return; /* expiring is the same either way: measured once */
     sleep_until_timers_due(m.wall0 + m.wall);
     uint64_t fired = 0;
     meter_start(&m);
@@ -141,33 +172,36 @@ static void run_timers(long n) {
 typedef int (*rearm_fn)(struct evfd_ring *, uint64_t, int, const struct timespec *);
 
 static void run_move(long n, long moves) {
+    const char *move = loop_time ? "move_loop" : "move";
     rearm_fn rearm = (rearm_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "evfd_ring_rearm_timer");
+    uint64_t base = loop_time ? monotonic_ns() : 0;
     for (long i = 0; i < n; i++) {
-        struct timespec when = ts_of(move_from_ns(i));
-        if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, EVFD_TIMER_REL, &when, (uint64_t)i + 1) != 0) {
-            peer_skip("move", n, errno, "evfd_ring_add_timer");
+        struct timespec when = timer_when(base, move_from_ns(i));
+        if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, timer_type(), &when, (uint64_t)i + 1) != 0) {
+            peer_skip(move, n, errno, "evfd_ring_add_timer");
             return;
         }
     }
     struct meter m;
     meter_start(&m);
+    base = loop_time ? monotonic_ns() : 0;
     for (long k = 0; k < moves; k++) {
         uint64_t udata = (uint64_t)moved_index(k, n, moves) + 1;
-        struct timespec when = ts_of(move_to_ns(k));
+        struct timespec when = timer_when(base, move_to_ns(k));
         if (rearm != NULL) {
-            if (rearm(ring, udata, EVFD_TIMER_REL, &when) != 0)
+            if (rearm(ring, udata, timer_type(), &when) != 0)
                 BENCH_DIE("evfd_ring_rearm_timer");
         } else {
             if (evfd_ring_remove(ring, udata) != 0)
                 BENCH_DIE("evfd_ring_remove");
-            if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, EVFD_TIMER_REL, &when, udata) != 0) {
-                peer_skip("move", n, errno, "evfd_ring_add_timer(re-add)");
+            if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, timer_type(), &when, udata) != 0) {
+                peer_skip(move, n, errno, "evfd_ring_add_timer(re-add)");
                 return;
             }
         }
     }
     meter_stop(&m);
-    peer_record("move", n, moves, &m,
+    peer_record(move, n, moves, &m,
                 rearm != NULL ? " rearm=evfd_ring_rearm_timer" : " rearm=remove+add_timer");
 }
 

@@ -70,6 +70,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define TIMER_BASE_NS 2000000ull     /* 2 ms */
@@ -97,9 +98,19 @@ static inline uint64_t process_cpu_ns(void) {
 
 struct meter {
     uint64_t wall0, cpu0, wall, cpu;
+    long faults0, faults;
 };
 
+/* Page faults of the process so far (first touches of fresh memory: in a
+ * fresh process these are a large part of a short workload's cost). */
+static inline long minor_faults(void) {
+    struct rusage ru;
+    BENCH_CHECK(getrusage(RUSAGE_SELF, &ru) == 0);
+    return ru.ru_minflt;
+}
+
 static inline void meter_start(struct meter *m) {
+    m->faults0 = minor_faults();
     m->cpu0 = process_cpu_ns();
     m->wall0 = now_ns();
 }
@@ -107,14 +118,15 @@ static inline void meter_start(struct meter *m) {
 static inline void meter_stop(struct meter *m) {
     m->wall = now_ns() - m->wall0;
     m->cpu = process_cpu_ns() - m->cpu0;
+    m->faults = minor_faults() - m->faults0;
 }
 
 /* One record; `extra` is "" or " k=v ...". */
 static inline void peer_record(const char *workload, long n, long events, const struct meter *m,
                                const char *extra) {
-    printf("peers impl=%s workload=%s n=%ld events=%ld cpu_ns=%llu wall_ns=%llu%s\n", peer_impl,
-           workload, n, events, (unsigned long long)m->cpu, (unsigned long long)m->wall,
-           extra);
+    printf("peers impl=%s workload=%s n=%ld events=%ld cpu_ns=%llu wall_ns=%llu faults=%ld%s\n",
+           peer_impl, workload, n, events, (unsigned long long)m->cpu,
+           (unsigned long long)m->wall, m->faults, extra);
     fflush(stdout);
 }
 

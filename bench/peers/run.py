@@ -24,14 +24,20 @@ import subprocess
 import sys
 import time
 
-IMPLS = [  # (record name, program, environment)
-    ("evfd-io_uring", "evfd", {"EVFD_RING_BACKEND": "io_uring"}),
-    ("evfd-epoll", "evfd", {"EVFD_RING_BACKEND": "epoll"}),
-    ("libev", "libev", {}),
-    ("libevent", "libevent", {}),
-    ("libuv", "libuv", {}),
-    ("liburing", "liburing", {}),
-    ("epoll", "epoll", {}),
+IMPLS = [  # (record name, program, environment, the cells it runs: None = all)
+    ("evfd-io_uring", "evfd", {"EVFD_RING_BACKEND": "io_uring"}, None),
+    ("evfd-epoll", "evfd", {"EVFD_RING_BACKEND": "epoll"}, None),
+    # Timers with deadlines from one clock read (the peers' loop time):
+    # records timer_create_loop and move_loop (see evfd.c).
+    ("evfd-io_uring", "evfd", {"EVFD_RING_BACKEND": "io_uring", "EVFD_PEERS_TIMERS": "loop"},
+     ("timers", "move")),
+    ("evfd-epoll", "evfd", {"EVFD_RING_BACKEND": "epoll", "EVFD_PEERS_TIMERS": "loop"},
+     ("timers", "move")),
+    ("libev", "libev", {}, None),
+    ("libevent", "libevent", {}, None),
+    ("libuv", "libuv", {}, None),
+    ("liburing", "liburing", {}, None),
+    ("epoll", "epoll", {}, None),
 ]
 
 
@@ -120,15 +126,16 @@ def main():
         emit("# loadavg.start %s" % f.read().strip())
     emit("# commit %s" % describe_tree())
     emit("# versions %s" % versions())
-    for name, prog, _ in IMPLS:
+    for name, prog, _, _ in IMPLS:
         if prog in missing or not os.path.exists(os.path.join(bindir, prog)):
             emit("peers impl=%s status=skip reason=%s" % (name, missing.get(prog, "not_built")))
             print("bench-peers: SKIP %s (%s)" % (name, missing.get(prog, "not built")))
     started = time.time()
     for rep in range(reps):
         for ci, cell in enumerate(todo):
-            k = (rep + ci) % len(impls)
-            for name, prog, env in impls[k:] + impls[:k]:
+            here = [x for x in impls if x[3] is None or cell[0] in x[3]]
+            k = (rep + ci) % len(here)
+            for name, prog, env, _ in here[k:] + here[:k]:
                 cmd = [os.path.join(bindir, prog)] + cell
                 e = dict(os.environ)
                 e.pop("EVFD_RING_BACKEND", None)

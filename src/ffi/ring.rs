@@ -202,8 +202,14 @@ pub unsafe extern "C" fn evfd_ring_add_signal(
 /// if `timertype` is not one of those, then if `clockid` is not; `EFAULT`
 /// if `when` is NULL; `EINVAL` if `when` has a negative `tv_sec` or a
 /// `tv_nsec` outside 0 to 999999999, or in a child after `fork()`;
-/// `EMFILE`, `ENFILE` if the clock's one kernel timer cannot be made;
+/// `EMFILE`, `ENFILE` if the clock's one kernel timer cannot be made (only
+/// for the first `EVFD_TIMER_ABS` timer on `CLOCK_REALTIME` or the first
+/// on `CLOCK_BOOTTIME`: the monotonic clock's comes with the ring);
 /// `ENOMEM`.
+///
+/// `EVFD_TIMER_REL` measures from the clock at the call (one vDSO clock
+/// read); to arm many timers from one instant, read `CLOCK_MONOTONIC` once
+/// and pass `EVFD_TIMER_ABS` deadlines from it.
 ///
 /// # Safety
 /// A non-NULL `ring` is a live ring used by this thread only; a non-NULL

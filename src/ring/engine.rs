@@ -92,7 +92,7 @@ impl Engine {
             Reader::Counter,
         )?;
         backend.submit()?;
-        Ok(Engine {
+        let mut engine = Engine {
             backend,
             sources: Sources::new(),
             timers: Timers::new(),
@@ -109,7 +109,11 @@ impl Engine {
             expired: Vec::new(),
             tokens: Vec::new(),
             user_events_since_poll: 0,
-        })
+        };
+        // Made now, so that handing out `evfd_ring_fd` (which then needs it)
+        // cannot fail, and adding a timer never makes a descriptor.
+        engine.clock_fd(Base::Monotonic)?;
+        Ok(engine)
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -359,7 +363,17 @@ impl Engine {
 
     /// Sets each clock's kernel timer to its earliest deadline where that
     /// changed; makes the timer on the clock's first use.
+    #[inline]
     fn sync_kernel_timers(&mut self) -> Result<(), Errno> {
+        if !self.timers.kernel_may_change() {
+            // The common case on every add, re-arm and remove of a timer.
+            return Ok(());
+        }
+        self.set_kernel_timers()
+    }
+
+    #[inline(never)]
+    fn set_kernel_timers(&mut self) -> Result<(), Errno> {
         let changes = self.timers.kernel_changes();
         for (base, change) in BASES.iter().zip(changes) {
             let Some(deadline) = change else {
@@ -374,35 +388,45 @@ impl Engine {
     }
 
     fn set_kernel_timer(&mut self, base: Base, deadline: u64) -> Result<(), Errno> {
-        let i = base as usize;
-        if self.clock_fds.get(i).is_some_and(|f| f.is_none()) {
-            if deadline == 0 {
-                return Ok(());
-            }
-            let tfd = sys::kernel_objects::timerfd_create(
-                base.clockid(),
-                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
-            )?;
-            let token = TOKEN_CLOCK.saturating_add(i as u64);
-            self.backend
-                .watch(token, tfd.as_raw_fd(), libc::POLLIN as u32, Reader::None)?;
-            if let Err(e) = self.backend.submit() {
-                self.backend.unwatch(token, tfd.as_raw_fd());
-                return Err(e);
-            }
-            if let Some(slot) = self.clock_fds.get_mut(i) {
-                *slot = Some(tfd);
-            }
-        }
-        let Some(Some(tfd)) = self.clock_fds.get(i) else {
+        if deadline == 0
+            && self
+                .clock_fds
+                .get(base as usize)
+                .is_some_and(|f| f.is_none())
+        {
             return Ok(());
-        };
+        }
+        let tfd = self.clock_fd(base)?;
         let zero = sys::clock::ns_timespec(0);
         let spec = libc::itimerspec {
             it_interval: zero,
             it_value: sys::clock::ns_timespec(deadline),
         };
-        sys::kernel_objects::timerfd_settime(tfd.as_raw_fd(), libc::TFD_TIMER_ABSTIME, &spec)
+        sys::kernel_objects::timerfd_settime(tfd, libc::TFD_TIMER_ABSTIME, &spec)
+    }
+
+    /// The kernel timer of `base`, made and watched on first use.
+    fn clock_fd(&mut self, base: Base) -> Result<RawFd, Errno> {
+        let i = base as usize;
+        if let Some(Some(tfd)) = self.clock_fds.get(i) {
+            return Ok(tfd.as_raw_fd());
+        }
+        let tfd = sys::kernel_objects::timerfd_create(
+            base.clockid(),
+            libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+        )?;
+        let token = TOKEN_CLOCK.saturating_add(i as u64);
+        self.backend
+            .watch(token, tfd.as_raw_fd(), libc::POLLIN as u32, Reader::None)?;
+        if let Err(e) = self.backend.submit() {
+            self.backend.unwatch(token, tfd.as_raw_fd());
+            return Err(e);
+        }
+        let raw = tfd.as_raw_fd();
+        if let Some(slot) = self.clock_fds.get_mut(i) {
+            *slot = Some(tfd);
+        }
+        Ok(raw)
     }
 
     // ---- delivery ---------------------------------------------------------
@@ -680,6 +704,19 @@ impl Engine {
     /// The descriptor that polls readable while events are pending.
     pub fn export_fd(&mut self) -> RawFd {
         self.fd_exported = true;
+        // A caller polling the descriptor does not call `wait`, so the
+        // monotonic kernel timer must keep the earliest deadline from now
+        // on. Its descriptor exists (made with the engine), so setting it
+        // cannot fail for want of one; were it to fail, it stays marked
+        // for setting and the next call retries.
+        self.timers.keep_monotonic_in_kernel();
+        let _ = self.sync_kernel_timers();
         self.backend.fd()
+    }
+
+    /// The earliest monotonic timer deadline: `wait` sleeps no later
+    /// (only a caller polling `evfd_ring_fd` has a kernel timer for it).
+    pub fn next_monotonic_deadline(&self) -> Option<u64> {
+        self.timers.earliest(Base::Monotonic)
     }
 }

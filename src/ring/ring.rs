@@ -179,6 +179,11 @@ impl Consumer<'_> {
         }
         if n == 0 {
             self.engine.settle()?;
+            // Completions reaped just above may have queued re-arms (a
+            // kernel timer that fired is watched again): a caller polling
+            // `evfd_ring_fd` sleeps next, so they must be in the kernel
+            // now. Nothing queued: no system call.
+            self.engine.submit()?;
         }
         self.engine.keep_fd_readable(self.posts)?;
         Ok(n)
@@ -194,16 +199,24 @@ impl Consumer<'_> {
             if n > 0 {
                 return Ok(n);
             }
-            let left = match deadline {
-                Some(d) => {
+            let left = match (deadline, self.engine.next_monotonic_deadline()) {
+                (None, None) if forever => None,
+                (None, None) => return Ok(0),
+                (user, timer) => {
                     let now = sys::clock::now_ns(libc::CLOCK_MONOTONIC);
-                    if now >= d {
+                    if user.is_some_and(|d| now >= d) {
                         return Ok(0);
                     }
-                    Some(sys::clock::ns_timespec(d.saturating_sub(now)))
+                    // The earliest timer ends the sleep (the kernel keeps
+                    // no timer for it unless `evfd_ring_fd` was asked for).
+                    let until = match (user, timer) {
+                        (Some(d), Some(t)) => d.min(t),
+                        (Some(d), None) => d,
+                        (None, Some(t)) => t,
+                        (None, None) => now,
+                    };
+                    Some(sys::clock::ns_timespec(until.saturating_sub(now)))
                 }
-                None if forever => None,
-                None => return Ok(0),
             };
             // Offer the CPU once before sleeping: a producer that shares
             // this CPU then fills the posts queue for a whole time slice

@@ -44,6 +44,9 @@ pub struct Source {
 
 const NONE: u32 = u32::MAX;
 
+/// Sources the slab has room for from the start.
+const RESERVED_SOURCES: usize = 4096;
+
 struct Slot {
     generation: u32,
     source: Option<Source>,
@@ -106,6 +109,10 @@ impl Sources {
     pub fn new() -> Sources {
         Sources {
             free: NONE,
+            // Address space for the first sources, so that growing to a
+            // few thousand neither copies the slab nor faults it in twice
+            // (see `Timers::new`).
+            slots: Vec::with_capacity(RESERVED_SOURCES),
             ..Sources::default()
         }
     }

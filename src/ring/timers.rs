@@ -86,6 +86,11 @@ struct Entry {
 }
 
 const NOT_ARMED: u32 = u32::MAX;
+
+/// Monotonic timers the heap has room for from the start (128 KiB of
+/// address space), and source slots `pos` has room for (as many bytes).
+const RESERVED_TIMERS: usize = 8192;
+const RESERVED_SLOTS: usize = 32768;
 const ARITY: usize = 4;
 
 /// One clock's heap. `pos` is shared by the three heaps (a timer is in at
@@ -113,11 +118,29 @@ pub struct Timers {
     kernel_fired: [bool; 3],
     /// Some kernel timer may need setting (`kernel_changes` has work).
     kernel_dirty: bool,
+    /// Whether the monotonic clock's kernel timer is kept at the earliest
+    /// monotonic deadline. Only a caller polling `evfd_ring_fd` needs it;
+    /// otherwise `evfd_ring_wait` bounds its sleep by that deadline
+    /// instead, and arming, re-arming and removing monotonic timers (the
+    /// common case) never costs a system call.
+    monotonic_in_kernel: bool,
 }
 
 impl Timers {
+    /// Reserves room for the first [`RESERVED_TIMERS`] monotonic timers:
+    /// address space only (pages are touched as timers arrive), so the
+    /// first thousands of adds never copy the heap nor fault its pages
+    /// twice, which in a fresh process cost more than the adds themselves
+    /// (bench/EXPERIMENTS.md).
     pub fn new() -> Timers {
-        Timers::default()
+        let mut t = Timers {
+            pos: Vec::with_capacity(RESERVED_SLOTS),
+            ..Timers::default()
+        };
+        if let Some(h) = t.heaps.get_mut(Base::Monotonic.index()) {
+            h.entries = Vec::with_capacity(RESERVED_TIMERS);
+        }
+        t
     }
 
     /// Arms (or re-arms in place) the timer of source slot `slot` as
@@ -171,7 +194,7 @@ impl Timers {
         }
         // Only a deadline earlier than the kernel timer's moves it.
         let armed = self.kernel_armed.get(base.index()).copied().flatten();
-        if armed.map_or(true, |a| deadline < a) {
+        if self.in_kernel(base) && armed.map_or(true, |a| deadline < a) {
             self.kernel_dirty = true;
         }
         Ok(())
@@ -202,6 +225,35 @@ impl Timers {
                 return;
             }
         }
+    }
+
+    /// Whether some kernel timer may need setting (else `kernel_changes`
+    /// has nothing to say).
+    #[inline]
+    pub fn kernel_may_change(&self) -> bool {
+        self.kernel_dirty
+    }
+
+    /// Whether `base`'s deadlines are kept in a kernel timer.
+    fn in_kernel(&self, base: Base) -> bool {
+        base != Base::Monotonic || self.monotonic_in_kernel
+    }
+
+    /// From now on, keep the monotonic clock's kernel timer at the earliest
+    /// monotonic deadline too (`kernel_changes` then says where to set it).
+    pub fn keep_monotonic_in_kernel(&mut self) {
+        if !self.monotonic_in_kernel {
+            self.monotonic_in_kernel = true;
+            self.kernel_unknown(Base::Monotonic);
+        }
+    }
+
+    /// The earliest deadline on `base`, if any timer is armed there.
+    pub fn earliest(&self, base: Base) -> Option<u64> {
+        self.heaps
+            .get(base.index())
+            .and_then(|h| h.entries.first())
+            .map(|e| e.deadline)
     }
 
     /// Whether any timer is armed.
@@ -292,12 +344,11 @@ impl Timers {
             return changes;
         }
         for base in BASES {
+            if !self.in_kernel(base) {
+                continue;
+            }
             let i = base.index();
-            let earliest = self
-                .heaps
-                .get(i)
-                .and_then(|h| h.entries.first())
-                .map(|e| e.deadline.max(1));
+            let earliest = self.earliest(base).map(|d| d.max(1));
             let armed = self.kernel_armed.get(i).copied().flatten();
             let fired = self.kernel_fired.get(i).copied().unwrap_or(false);
             let set = match (earliest, armed) {
