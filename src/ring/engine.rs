@@ -256,6 +256,12 @@ impl Engine {
 
     /// Re-arms every timer registered under `udata` (DESIGN §4).
     pub fn rearm_timer(&mut self, udata: u64, kind: TimerType, when: When) -> Result<(), Errno> {
+        // The common case, one source under `udata`, without the list.
+        if let Some(token) = self.sources.sole_token_of(udata) {
+            return self
+                .arm_timer(token, kind, when)
+                .and_then(|_| self.sync_kernel_timers());
+        }
         let mut tokens = std::mem::take(&mut self.tokens);
         self.sources.tokens_of(udata, &mut tokens);
         tokens.retain(|t| {

@@ -261,6 +261,17 @@ impl Sources {
         }
     }
 
+    /// The token of the one source registered with `udata`, if exactly
+    /// one is.
+    pub fn sole_token_of(&self, udata: u64) -> Option<Token> {
+        let index = self.by_udata.get(udata)?;
+        let source = self.source_at(index)?;
+        if source.next_same != NONE {
+            return None;
+        }
+        self.token_at(index)
+    }
+
     /// Whether any source has `udata`.
     #[cfg(test)]
     pub fn has_udata(&self, udata: u64) -> bool {
