@@ -150,7 +150,7 @@ impl Engine {
         }
         if let Some(old) = self.sources.by_fd(fd) {
             let old_events = match self.sources.get(old).map(|s| &s.kind) {
-                Some(SourceKind::Fd { events, .. }) => *events,
+                Some(SourceKind::Fd { events, .. }) => u32::from(*events),
                 _ => 0,
             };
             if self.backend.same_file(old, fd, old_events) {
@@ -161,9 +161,15 @@ impl Engine {
             self.drop_failed(old, Errno::EBADF);
         }
         let reader = Reader::of(fd)?;
-        let token = self
-            .sources
-            .insert(udata, SourceKind::Fd { fd, events, reader })?;
+        let watched_events = u16::try_from(events).map_err(|_| Errno::EINVAL)?;
+        let token = self.sources.insert(
+            udata,
+            SourceKind::Fd {
+                fd,
+                events: watched_events,
+                reader,
+            },
+        )?;
         let watched = self
             .backend
             .watch(token, fd, events, reader)
@@ -180,6 +186,7 @@ impl Engine {
         if !valid_signal(signo) {
             return Err(Errno::EINVAL);
         }
+        let small_signo = u8::try_from(signo).map_err(|_| Errno::EINVAL)?;
         let bit = 1u64 << signo.saturating_sub(1).clamp(0, 63);
         let new_mask = self.sigmask | bit;
         if self.signalfd.is_none() {
@@ -212,12 +219,9 @@ impl Engine {
         if self.signal_regs.len() <= index {
             self.signal_regs.resize_with(65, Vec::new);
         }
-        let token = self.sources.insert(
-            udata,
-            SourceKind::Signal {
-                signo: signo.unsigned_abs(),
-            },
-        )?;
+        let token = self
+            .sources
+            .insert(udata, SourceKind::Signal { signo: small_signo })?;
         self.sigmask = new_mask;
         if let Some(regs) = self.signal_regs.get_mut(index) {
             regs.push(token);
@@ -509,16 +513,7 @@ impl Engine {
         }
         let mut expired = std::mem::take(&mut self.expired);
         expired.clear();
-        let sources = &self.sources;
-        self.timers.pop_due(out.len(), &mut expired, |slot| {
-            sources
-                .token_of_slot(slot)
-                .and_then(|t| sources.get(t))
-                .map_or(0, |s| match &s.kind {
-                    SourceKind::Timer(spec) => spec.period(),
-                    _ => 0,
-                })
-        });
+        self.timers.pop_due(out.len(), &mut expired);
         let mut n = 0;
         for e in &expired {
             let Some(token) = self.sources.token_of_slot(e.slot) else {
@@ -532,8 +527,7 @@ impl Engine {
             };
             *slot = Event::timer(source.udata, e.expirations);
             n = n.saturating_add(1);
-            let periodic = matches!(&source.kind, SourceKind::Timer(s) if s.is_periodic());
-            if !periodic {
+            if !e.periodic {
                 // Fired and delivered: a one-shot timer is gone.
                 self.sources.remove(token);
             }

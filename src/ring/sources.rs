@@ -20,19 +20,24 @@ use std::os::fd::RawFd;
 
 pub type Token = u64;
 
-/// What a source watches.
+/// What a source watches. Eight bytes (the poll mask fits in 16 bits, a
+/// signal number in 8, a timer's period lives in `Timers`), so a slot is
+/// 32 bytes: a thousand timers touch eight pages of slab, not twelve.
 pub enum SourceKind {
     Fd {
         fd: RawFd,
-        events: u32,
+        /// The poll events watched (`POLL_BITS`, all below 2^16).
+        events: u16,
         reader: Reader,
     },
     Signal {
-        signo: u32,
+        signo: u8,
     },
     Timer(TimerSpec),
     Futex,
 }
+
+const _: () = assert!(core::mem::size_of::<Slot>() == 32);
 
 pub struct Source {
     pub udata: u64,

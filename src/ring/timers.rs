@@ -18,6 +18,7 @@
 //! beside the slot number so sifting touches one array (as libev's 4-heap
 //! does with its cached "at").
 
+use super::sources::IntMap;
 use crate::errno::Errno;
 use crate::sys::clock::{now_ns, timespec_ns};
 use crate::timer_spec::{Clock, TimerType, When};
@@ -46,15 +47,14 @@ impl Base {
     }
 }
 
-/// A timer source's settings (kept in its `Source`).
+/// A timer source's settings (kept in its `Source`, two bytes; a
+/// repeating timer's period is kept by `Timers`).
 #[derive(Clone, Copy, Debug)]
 pub struct TimerSpec {
     /// The clock it was added with (re-arming keeps it).
     pub clock: Clock,
     /// Where its current deadline lives.
     base: Base,
-    /// Nanoseconds between expirations; 0 for a one-shot timer.
-    period: u64,
 }
 
 impl TimerSpec {
@@ -62,17 +62,7 @@ impl TimerSpec {
         TimerSpec {
             clock,
             base: Base::Monotonic,
-            period: 0,
         }
-    }
-
-    pub fn is_periodic(&self) -> bool {
-        self.period != 0
-    }
-
-    /// Nanoseconds between expirations; 0 for a one-shot timer.
-    pub fn period(&self) -> u64 {
-        self.period
     }
 }
 
@@ -123,15 +113,19 @@ struct Heap {
     entries: Vec<Entry>,
 }
 
-/// A due timer: its slot and the expirations it reports.
+/// A due timer: its slot, the expirations it reports, and whether it
+/// repeats (else it has left the heap: a one-shot timer is done).
 pub struct Expired {
     pub slot: u32,
     pub expirations: u64,
+    pub periodic: bool,
 }
 
 #[derive(Default)]
 pub struct Timers {
     heaps: [Heap; 3],
+    /// The period of each armed repeating timer, by source slot.
+    periods: IntMap<u32, u64>,
     /// Heap position of each source slot's timer (`NOT_ARMED`: none).
     pos: Vec<u32>,
     /// Per clock: the deadline the kernel timer is set to, if armed.
@@ -177,7 +171,6 @@ impl Timers {
     ) -> Result<(), Errno> {
         if when.is_zero() {
             self.disarm(slot);
-            spec.period = 0;
             return Ok(());
         }
         let span = timespec_ns(when.sec, when.nsec);
@@ -195,11 +188,18 @@ impl Timers {
             }
         };
         self.reserve_slot(slot)?;
+        if period != 0 {
+            self.periods.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        }
         if spec.base != base {
             self.disarm(slot);
         }
         spec.base = base;
-        spec.period = period;
+        if period != 0 {
+            self.periods.insert(slot, period);
+        } else if !self.periods.is_empty() {
+            self.periods.remove(&slot);
+        }
         let heap = self.heaps.get_mut(base.index()).ok_or(Errno::EINVAL)?;
         match self.pos.get(slot as usize).copied() {
             Some(p) if p != NOT_ARMED => {
@@ -229,6 +229,9 @@ impl Timers {
 
     /// Takes the timer of `slot` out of its heap (it stays registered).
     pub fn disarm(&mut self, slot: u32) {
+        if !self.periods.is_empty() {
+            self.periods.remove(&slot);
+        }
         let Some(p) = self.pos.get(slot as usize).copied() else {
             return;
         };
@@ -282,14 +285,8 @@ impl Timers {
     }
 
     /// Pops due timers into `out`, at most `max`; re-inserts periodic ones
-    /// at their next deadline. `period_of` gives a slot's period (0: one
-    /// shot). Reads each clock that has armed timers once.
-    pub fn pop_due(
-        &mut self,
-        max: usize,
-        out: &mut Vec<Expired>,
-        mut period_of: impl FnMut(u32) -> u64,
-    ) {
+    /// at their next deadline. Reads each clock that has armed timers once.
+    pub fn pop_due(&mut self, max: usize, out: &mut Vec<Expired>) {
         for base in BASES {
             let Some(heap) = self.heaps.get_mut(base.index()) else {
                 continue;
@@ -306,7 +303,7 @@ impl Timers {
                     break;
                 }
                 let period = if top.periodic() {
-                    period_of(top.slot())
+                    self.periods.get(&top.slot()).copied().unwrap_or(0)
                 } else {
                     0
                 };
@@ -317,6 +314,7 @@ impl Timers {
                         out.push(Expired {
                             slot: top.slot(),
                             expirations: 1,
+                            periodic: false,
                         });
                     }
                     Some(missed) => {
@@ -329,6 +327,7 @@ impl Timers {
                         out.push(Expired {
                             slot: top.slot(),
                             expirations,
+                            periodic: true,
                         });
                     }
                 }
@@ -626,7 +625,7 @@ mod tests {
         let now = now_ns(libc::CLOCK_MONOTONIC);
         t.heaps[0].update(&mut t.pos, 0, now - 5_500_000);
         let mut out = Vec::new();
-        t.pop_due(8, &mut out, |_| 1_000_000);
+        t.pop_due(8, &mut out);
         assert_eq!(out.len(), 1);
         assert!(out[0].expirations >= 6, "{}", out[0].expirations);
         assert!(t.heaps[0].entries[0].deadline > now);
@@ -662,7 +661,7 @@ mod tests {
         t.arm(0, &mut spec, TimerType::Sequential, when).unwrap();
         assert_eq!(t.heaps[0].entries[0].deadline, u64::MAX);
         let mut out = Vec::new();
-        t.pop_due(8, &mut out, |_| u64::MAX);
+        t.pop_due(8, &mut out);
         assert!(out.is_empty());
     }
 }
