@@ -5,6 +5,7 @@
 #define EVFD_CHECK_H
 
 #include <dirent.h>
+#include <poll.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,14 @@ static inline unsigned long long fdinfo_value(int fd, const char *key, int base)
         exit(1);
     }
     return v;
+}
+
+/* Whether `fd` polls readable within `ms` milliseconds (0: now). */
+static inline int poll_in(int fd, int ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, ms);
+    CHECK(n >= 0);
+    return n == 1 && (p.revents & POLLIN) != 0;
 }
 
 #endif

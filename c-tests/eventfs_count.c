@@ -18,17 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int readable(int fd) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    CHECK(poll(&p, 1, 0) >= 0);
-    return (p.revents & POLLIN) != 0;
-}
-
 /* The same observations on the eventfs fd and on the kernel reference. */
 static void check_same(int fd, int kfd, uint64_t expected) {
     uint64_t a = 0, b = 0;
-    CHECK_EQ(readable(fd), expected != 0);
-    CHECK_EQ(readable(kfd), expected != 0);
+    CHECK_EQ(poll_in(fd, 0), expected != 0);
+    CHECK_EQ(poll_in(kfd, 0), expected != 0);
     CHECK_EQ(fdinfo_value(fd, "eventfd-count:", 16), expected);
     CHECK_ERR(read(fd, &a, 4), EINVAL);
     CHECK_ERR(read(kfd, &b, 4), EINVAL);
@@ -45,8 +39,8 @@ static void check_same(int fd, int kfd, uint64_t expected) {
     CHECK_EQ(read(kfd, &b, sizeof b), 8);
     CHECK_EQ(a, expected);
     CHECK_EQ(b, expected);
-    CHECK(!readable(fd));
-    CHECK(!readable(kfd));
+    CHECK(!poll_in(fd, 0));
+    CHECK(!poll_in(kfd, 0));
 }
 
 static void deliver(int sig, int kfd, int times) {

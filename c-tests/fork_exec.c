@@ -39,11 +39,6 @@
 /* evfd's unprefixed timerfd() (DESIGN §3; glibc has no such function). */
 int timerfd(int ufd, int clockid, int timertype, const struct timespec *when);
 
-static int readable(int fd) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    return poll(&p, 1, 0) == 1;
-}
-
 static void wait_ok(pid_t pid) {
     int status;
     CHECK_EQ(waitpid(pid, &status, 0), pid);
@@ -69,7 +64,7 @@ static void check_fork(int sfd, int tfd, int efd) {
         v = 7;
         CHECK_EQ(write(efd, &v, sizeof v), 8);
         /* signalfd: fork does not inherit pending signals... */
-        CHECK(!readable(sfd));
+        CHECK(!poll_in(sfd, 0));
         /* ...but the child's own are read, with the child's pid. */
         CHECK_EQ(kill(getpid(), SIGUSR2), 0);
         struct signalfd_siginfo si;
@@ -94,7 +89,7 @@ static void check_fork(int sfd, int tfd, int efd) {
     CHECK_EQ(read(sfd, &si, sizeof si), sizeof si);
     CHECK_EQ(si.ssi_signo, SIGUSR1);
     CHECK_EQ(si.ssi_pid, getpid());
-    CHECK(!readable(sfd));                         /* the child's SIGUSR2 stayed there */
+    CHECK(!poll_in(sfd, 0));                         /* the child's SIGUSR2 stayed there */
 }
 
 /* argv: self after-exec sfd tfd efd cloexec-fd... ; checks the state that
@@ -118,10 +113,10 @@ static int after_exec(int argc, char **argv) {
     struct signalfd_siginfo si;
     if (strcmp(argv[argc - 1], "pending") == 0) {
         argc--;
-        CHECK(readable(sfd));
+        CHECK(poll_in(sfd, 0));
         CHECK_EQ(read(sfd, &si, sizeof si), sizeof si);
         CHECK_EQ(si.ssi_signo, SIGUSR2);
-        CHECK(!readable(sfd));
+        CHECK(!poll_in(sfd, 0));
     } else {
         CHECK_EQ(strcmp(argv[argc - 1], "not-pending"), 0);
         argc--;
@@ -170,7 +165,7 @@ static void check_exec(const char *self, int sfd, int tfd, int efd) {
     for (int i = 0; i < 3; i++)
         close(dups[i]);
     /* The exec'd child read the count the parent wrote: it is shared. */
-    CHECK(!readable(efd));
+    CHECK(!poll_in(efd, 0));
 }
 
 int main(int argc, char **argv) {

@@ -28,7 +28,6 @@
 
 #define SOURCES 1000
 
-static int done;
 
 static int fds[SOURCES];
 static struct evfd_event ev[256];
@@ -85,11 +84,7 @@ static void *consumer(void *arg) {
     result.got = got;
     result.dup = dup;
     result.bad = bad;
-    /* Checked by main: this thread cannot make system calls any more (see
-     * ring_peek_nosyscall.c), so it spins until main ends the process. */
-    __atomic_store_n(&done, 1, __ATOMIC_SEQ_CST);
-    for (;;)
-        __atomic_load_n(&done, __ATOMIC_SEQ_CST);
+    trapped_done(); /* main checks the results */
     return NULL;
 }
 
@@ -102,17 +97,7 @@ int main(void) {
         rl.rlim_cur = SOURCES + 100;
         CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
-    CHECK_EQ(sigaction(SIGSYS, &sa, NULL), 0);
-    pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, consumer, NULL), 0);
-    struct timespec pause = {0, 1000 * 1000};
-    while (!__atomic_load_n(&done, __ATOMIC_SEQ_CST))
-        nanosleep(&pause, NULL);
+    run_trapped(consumer);
     if (result.during != 0)
         fprintf(stderr, "peek made %d system call(s), the last nr %ld, after %d events\n",
                 result.during, result.nr, result.got);
@@ -120,6 +105,5 @@ int main(void) {
     CHECK_EQ(result.got, SOURCES);
     CHECK_EQ(result.bad, 0);
     CHECK_EQ(result.dup, 0);
-    fflush(NULL);
-    _exit(0); /* the consumer thread spins with every system call trapped */
+    finish_trapped();
 }

@@ -23,8 +23,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int done;
-
 static struct evfd_event ev[256];
 static struct {
     int during, io_uring, posts, ticks, peeked, probe;
@@ -69,29 +67,14 @@ static void *consumer(void *arg) {
     /* The filter works: a system call is trapped. */
     (void)getppid();
     result.probe = trapped - result.during;
-    /* Checked by main: printing needs system calls. This thread cannot
-     * make any now (not even to exit cleanly under a sanitizer), so it
-     * spins until main ends the process; the ring is left to exit. */
-    __atomic_store_n(&done, 1, __ATOMIC_SEQ_CST);
-    for (;;)
-        __atomic_load_n(&done, __ATOMIC_SEQ_CST);
+    trapped_done(); /* main checks the results; the ring is left to exit */
     return NULL;
 }
 
 int main(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
-    CHECK_EQ(sigaction(SIGSYS, &sa, NULL), 0);
     int eventfs = evfd_eventfs_signalfd(SIGURG, 0); /* chained; SIGURG is harmless */
     CHECK(eventfs >= 0);
-    pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, consumer, NULL), 0);
-    struct timespec pause = {0, 1000 * 1000};
-    while (!__atomic_load_n(&done, __ATOMIC_SEQ_CST))
-        nanosleep(&pause, NULL);
+    run_trapped(consumer);
     if (result.during != 0)
         fprintf(stderr, "peek made %d system call(s), the last nr %ld\n", result.during, result.nr);
     CHECK_EQ(result.during, 0);
@@ -99,6 +82,5 @@ int main(void) {
     CHECK(result.peeked > 0);
     CHECK_EQ(result.posts, 100);
     CHECK(result.ticks >= 1);
-    fflush(NULL);
-    _exit(0); /* the consumer thread spins with every system call trapped */
+    finish_trapped();
 }

@@ -13,12 +13,10 @@
 #define _GNU_SOURCE
 #include "ring_util.h"
 #include "syscall_trap.h"
-#include <pthread.h>
 #include <time.h>
 
 #define TIMERS 300
 
-static int done;
 static struct {
     int during, probe, armed;
     long nr;
@@ -67,32 +65,17 @@ static void *consumer(void *arg) {
     result.armed = armed;
     (void)getppid();
     result.probe = trapped - result.during;
-    /* Checked by main: this thread can make no system call now, so it
-     * spins until main ends the process. */
-    __atomic_store_n(&done, 1, __ATOMIC_SEQ_CST);
-    for (;;)
-        __atomic_load_n(&done, __ATOMIC_SEQ_CST);
+    trapped_done(); /* main checks the results */
     return NULL;
 }
 
 int main(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
-    CHECK_EQ(sigaction(SIGSYS, &sa, NULL), 0);
-    pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, consumer, NULL), 0);
-    struct timespec pause = {0, 1000 * 1000};
-    while (!__atomic_load_n(&done, __ATOMIC_SEQ_CST))
-        nanosleep(&pause, NULL);
+    run_trapped(consumer);
     if (result.during != 0)
         fprintf(stderr, "timer calls made %d system call(s), the last nr %ld\n", result.during,
                 result.nr);
     CHECK_EQ(result.during, 0);
     CHECK_EQ(result.probe, 1);
     CHECK_EQ(result.armed, TIMERS + TIMERS / 10 + TIMERS / 10);
-    fflush(NULL);
-    _exit(0); /* the consumer thread spins with every system call trapped */
+    finish_trapped();
 }

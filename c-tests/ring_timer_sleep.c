@@ -37,13 +37,6 @@ static void expect_timer_after(struct evfd_ring *r, long limit_ms, uint64_t udat
     CHECK(waited >= (uint64_t)min_ms * 1000000u);
 }
 
-static int readable(int fd, int ms_limit) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n = poll(&p, 1, ms_limit);
-    CHECK(n >= 0);
-    return n == 1 && (p.revents & POLLIN);
-}
-
 int main(void) {
     int before = count_fds();
     struct evfd_ring *r = new_ring(0);
@@ -91,24 +84,24 @@ int main(void) {
     CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &d, 7), 0);
     int rfd = evfd_ring_fd(r);
     CHECK(rfd >= 0);
-    CHECK(readable(rfd, 20000));
+    CHECK(poll_in(rfd, 20000));
     CHECK(mono_ns() - t0 >= 30000000u);
     expect_timer_after(r, 0, 7, t0, 30);
     /* As documented: peek until 0 before polling again. */
     struct evfd_event ev[4];
     CHECK_EQ(evfd_ring_peek(r, ev, 4), 0);
-    CHECK(!readable(rfd, 0));
+    CHECK(!poll_in(rfd, 0));
 
     /* ... and for a timer armed after it was asked for. */
     t0 = mono_ns();
     d = ms(20);
     CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &d, 8), 0);
-    CHECK(!readable(rfd, 0));
-    CHECK(readable(rfd, 20000));
+    CHECK(!poll_in(rfd, 0));
+    CHECK(poll_in(rfd, 20000));
     CHECK(mono_ns() - t0 >= 20000000u);
     expect_timer_after(r, 0, 8, t0, 20);
     CHECK_EQ(evfd_ring_peek(r, ev, 4), 0);
-    CHECK(!readable(rfd, 0));
+    CHECK(!poll_in(rfd, 0));
 
     evfd_ring_free(r);
     CHECK_NO_LEAK(before);

@@ -28,13 +28,6 @@ static void wait_for_alarms(int n) {
     CHECK_EQ(alarms, n);
 }
 
-static int readable(int fd, int ms) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n = poll(&p, 1, ms);
-    CHECK(n >= 0);
-    return n == 1 && (p.revents & POLLIN);
-}
-
 int main(void) {
     int before = count_fds();
     struct evfd_ring *r = new_ring(0);
@@ -75,40 +68,40 @@ after_eintr:;
     int rfd = evfd_ring_fd(r);
     CHECK(rfd >= 0);
     CHECK_EQ(evfd_ring_fd(r), rfd);
-    CHECK(!readable(rfd, 0));
+    CHECK(!poll_in(rfd, 0));
     CHECK_EQ(evfd_ring_post(r, 1, 10), 0);
-    CHECK(readable(rfd, 20000));
+    CHECK(poll_in(rfd, 20000));
     CHECK_EQ(evfd_ring_peek(r, ev, 8), 1);
     CHECK_EQ(ev[0].udata, 1);
     CHECK_EQ(evfd_ring_peek(r, ev, 8), 0);
-    CHECK(!readable(rfd, 100));
+    CHECK(!poll_in(rfd, 100));
 
     /* A kernel source makes it readable too. */
     int p[2];
     CHECK_EQ(pipe(p), 0);
     CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 2), 0);
     CHECK_EQ(evfd_ring_peek(r, ev, 8), 0);
-    CHECK(!readable(rfd, 100));
+    CHECK(!poll_in(rfd, 100));
     CHECK_EQ(write(p[1], "x", 1), 1);
-    CHECK(readable(rfd, 20000));
+    CHECK(poll_in(rfd, 20000));
     CHECK_EQ(evfd_ring_peek(r, ev, 8), 1);
     CHECK_EQ(ev[0].udata, 2);
     char c;
     CHECK_EQ(read(p[0], &c, 1), 1);
     CHECK_EQ(evfd_ring_peek(r, ev, 8), 0);
-    CHECK(!readable(rfd, 100));
+    CHECK(!poll_in(rfd, 100));
 
     /* Events left in user memory (max smaller than the backlog) keep it
      * readable until taken. */
     for (int i = 0; i < 5; i++)
         CHECK_EQ(evfd_ring_post(r, 3, (uint64_t)i), 0);
     for (int i = 0; i < 5; i++) {
-        CHECK(readable(rfd, 20000));
+        CHECK(poll_in(rfd, 20000));
         CHECK_EQ(evfd_ring_peek(r, ev, 1), 1);
         CHECK_EQ(ev[0].value, (uint64_t)i);
     }
     CHECK_EQ(evfd_ring_peek(r, ev, 1), 0);
-    CHECK(!readable(rfd, 100));
+    CHECK(!poll_in(rfd, 100));
     CHECK_EQ(evfd_ring_remove(r, 2), 0);
     close(p[0]);
     close(p[1]);

@@ -12,11 +12,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int readable(int fd) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    return poll(&p, 1, 0) == 1;
-}
-
 static void replace_and_check(int fd) {
     sigset_t usr1, usr2;
     sigemptyset(&usr1);
@@ -27,19 +22,19 @@ static void replace_and_check(int fd) {
     CHECK_EQ(evfd_signalfd(fd, &usr1, sizeof usr1), fd);
     CHECK_EQ(fdinfo_value(fd, "sigmask:", 16), 1ull << (SIGUSR1 - 1));
     CHECK_EQ(kill(getpid(), SIGUSR2), 0);
-    CHECK(!readable(fd));                       /* SIGUSR2 not in the mask yet */
+    CHECK(!poll_in(fd, 0));                       /* SIGUSR2 not in the mask yet */
 
     errno = 31337;
     CHECK_EQ(evfd_signalfd(fd, &usr2, 8), fd);
     CHECK_EQ(errno, 31337);
     CHECK_EQ(fdinfo_value(fd, "sigmask:", 16), 1ull << (SIGUSR2 - 1));
-    CHECK(readable(fd));                        /* the pending SIGUSR2 now counts */
+    CHECK(poll_in(fd, 0));                        /* the pending SIGUSR2 now counts */
     struct signalfd_siginfo si;
     CHECK_EQ(read(fd, &si, sizeof si), sizeof si);
     CHECK_EQ(si.ssi_signo, SIGUSR2);
 
     CHECK_EQ(kill(getpid(), SIGUSR1), 0);
-    CHECK(!readable(fd));                       /* SIGUSR1 is no longer in it */
+    CHECK(!poll_in(fd, 0));                       /* SIGUSR1 is no longer in it */
     CHECK_EQ(evfd_signalfd(fd, &usr1, sizeof usr1), fd);
     CHECK_EQ(read(fd, &si, sizeof si), sizeof si);
     CHECK_EQ(si.ssi_signo, SIGUSR1);

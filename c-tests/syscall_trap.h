@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* syscall_trap.h - proves a stretch of code makes no system call: a seccomp
  * filter on the calling thread turns every system call (but those needed to
- * leave the thread) into SIGSYS, which on_sigsys counts. Install on_sigsys
- * with SA_SIGINFO first. */
+ * leave the thread) into SIGSYS, which on_sigsys counts (run_trapped
+ * installs it). */
 #ifndef EVFD_SYSCALL_TRAP_H
 #define EVFD_SYSCALL_TRAP_H
 
 #include "check.h"
 #include <linux/filter.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -44,6 +47,41 @@ static void trap_syscalls(void) {
     CHECK_EQ(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
     /* Without SECCOMP_FILTER_FLAG_TSYNC: this thread only. */
     CHECK_EQ(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog), 0);
+}
+
+/* Running a stretch of code trapped. A thread that has trapped its system
+ * calls cannot even exit cleanly, so the code runs on a thread of its own
+ * (run_trapped), which calls trapped_done() when it has stored its
+ * results: that thread then spins until main, which printing and checking
+ * need system calls for, ends the process with _exit (finish_trapped). */
+static int trapped_finished;
+
+static void trapped_done(void) {
+    __atomic_store_n(&trapped_finished, 1, __ATOMIC_SEQ_CST);
+    for (;;)
+        __atomic_load_n(&trapped_finished, __ATOMIC_SEQ_CST);
+}
+
+/* Counts SIGSYS, starts `body` on a thread and returns once it called
+ * trapped_done(). */
+static void run_trapped(void *(*body)(void *)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGSYS, &sa, NULL), 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, body, NULL), 0);
+    struct timespec pause = {0, 1000 * 1000};
+    while (!__atomic_load_n(&trapped_finished, __ATOMIC_SEQ_CST))
+        nanosleep(&pause, NULL);
+}
+
+/* Ends the test after run_trapped: the trapped thread is still spinning. */
+static void finish_trapped(void) {
+    fflush(NULL);
+    _exit(0);
 }
 
 #endif

@@ -15,23 +15,18 @@
 
 static const long ms = 1000000L;
 
-static int readable(int fd, int timeout_ms) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    return poll(&p, 1, timeout_ms) == 1;
-}
-
 static void rearm_checks(int fd, clockid_t clock) {
     struct timespec fast = {0, 2 * ms}, slow = {100, 0};
     struct itimerspec cur;
 
     CHECK_EQ(evfd_timerfd(fd, clock, EVFD_TIMER_SEQ, &fast), fd);
-    CHECK(readable(fd, 5000));                          /* expirations pending */
+    CHECK(poll_in(fd, 5000));                          /* expirations pending */
     nanosleep(&(struct timespec){0, 10 * ms}, NULL);
     CHECK(fdinfo_value(fd, "ticks:", 10) >= 1);
     errno = 5;
     CHECK_EQ(evfd_timerfd(fd, clock, EVFD_TIMER_REL, &slow), fd);
     CHECK_EQ(errno, 5);
-    CHECK(!readable(fd, 0));                            /* discarded */
+    CHECK(!poll_in(fd, 0));                            /* discarded */
     CHECK_EQ(fdinfo_value(fd, "ticks:", 10), 0);
     CHECK_EQ(timerfd_gettime(fd, &cur), 0);
     CHECK(cur.it_value.tv_sec > 90);                    /* now the slow one-shot */
@@ -49,11 +44,11 @@ static void rearm_checks(int fd, clockid_t clock) {
 
     /* {0,0} disarms. */
     CHECK_EQ(evfd_timerfd(fd, clock, EVFD_TIMER_SEQ, &fast), fd);
-    CHECK(readable(fd, 5000));
+    CHECK(poll_in(fd, 5000));
     CHECK_EQ(evfd_timerfd(fd, clock, EVFD_TIMER_SEQ, &(struct timespec){0, 0}), fd);
     CHECK_EQ(timerfd_gettime(fd, &cur), 0);
     CHECK_EQ(cur.it_value.tv_sec + cur.it_value.tv_nsec, 0);
-    CHECK(!readable(fd, 30));
+    CHECK(!poll_in(fd, 30));
 }
 
 int main(void) {
