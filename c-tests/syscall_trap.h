@@ -44,6 +44,16 @@ static void trap_syscalls(void) {
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
     };
     struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    /* ThreadSanitizer's runtime maps its per-thread signal state on the
+     * thread's first signal: have that happen now, not when the first
+     * trapped call raises SIGSYS (its mmap would be trapped inside the
+     * handler, and a SIGSYS while SIGSYS is blocked kills the process). */
+    CHECK_EQ(raise(SIGSYS), 0);
+    struct timespec ms = {0, 1000 * 1000};
+    for (int i = 0; i < 20000 && trapped == 0; i++)
+        nanosleep(&ms, NULL); /* ThreadSanitizer may run the handler late */
+    CHECK_EQ(trapped, 1);
+    trapped = 0;
     CHECK_EQ(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
     /* Without SECCOMP_FILTER_FLAG_TSYNC: this thread only. */
     CHECK_EQ(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog), 0);
