@@ -20,14 +20,24 @@ use std::os::fd::RawFd;
 
 pub struct Ring {
     posts: PostQueue,
+    fixed: Fixed,
+    engine: UnsafeCell<Engine>,
+}
+
+/// What every post reads, set once, on cache lines of its own: the
+/// consumer writes the engine all the time, and a line shared with it
+/// would move between CPUs on every post (measured: two-CPU messages
+/// 31 -> 42 ns when a change of the engine's size moved a hot field next
+/// to `generation`).
+#[repr(align(64))]
+struct Fixed {
     /// The notify eventfd's number, for producers (owned by the engine).
     notify_fd: RawFd,
     generation: u64,
     backend_kind: BackendKind,
-    engine: UnsafeCell<Engine>,
 }
 
-// SAFETY: `posts` is a thread-safe queue and `notify_fd` a plain number;
+// SAFETY: `posts` is a thread-safe queue and `fixed` plain values;
 // the engine is only reached through `consumer()`, whose contract (one
 // consumer thread, never concurrently) the C API documents.
 unsafe impl Sync for Ring {}
@@ -55,15 +65,17 @@ impl Ring {
         let engine = Engine::new(entries)?;
         Ok(Ring {
             posts: PostQueue::new()?,
-            notify_fd: engine.notify_fd(),
-            generation,
-            backend_kind: engine.kind(),
+            fixed: Fixed {
+                notify_fd: engine.notify_fd(),
+                generation,
+                backend_kind: engine.kind(),
+            },
             engine: UnsafeCell::new(engine),
         })
     }
 
     fn check_fork(&self) -> Result<(), Errno> {
-        if fork::forked_since(self.generation) {
+        if fork::forked_since(self.fixed.generation) {
             Err(Errno::EINVAL)
         } else {
             Ok(())
@@ -71,7 +83,7 @@ impl Ring {
     }
 
     pub fn backend(&self) -> BackendKind {
-        self.backend_kind
+        self.fixed.backend_kind
     }
 
     /// Queues one user event; any thread. Wakes the consumer only when it
@@ -79,7 +91,7 @@ impl Ring {
     pub fn post(&self, udata: u64, value: u64) -> Result<(), Errno> {
         self.check_fork()?;
         if self.posts.push(udata, value)? {
-            sys::io::write_u64(self.notify_fd, 1)?;
+            sys::io::write_u64(self.fixed.notify_fd, 1)?;
         }
         Ok(())
     }
@@ -102,7 +114,7 @@ impl Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
-        if fork::forked_since(self.generation) {
+        if fork::forked_since(self.fixed.generation) {
             // In a child after fork: release only the child's copies of
             // the descriptors; the helper threads are the parent's.
             self.engine.get_mut().abandon_threads();
