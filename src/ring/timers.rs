@@ -419,6 +419,20 @@ fn base_of_relative(clock: Clock) -> Base {
     }
 }
 
+/// Heap index arithmetic. An index is below the entry count, itself below
+/// `isize::MAX / 16` (entries are 16 bytes) and below 2^32 (one entry per
+/// slot, slots are `u32`), so `4 * at + 4` cannot wrap and an index fits a
+/// `u32`: the plain (wrapping) operations are exact here, and cheaper than
+/// saturating ones on every level of every sift.
+fn first_child_of(at: usize) -> usize {
+    at.wrapping_mul(ARITY).wrapping_add(1)
+}
+
+/// The parent of `at`; only asked for `at` > 0 (the root has none).
+fn parent_of(at: usize) -> usize {
+    at.wrapping_sub(1) / ARITY
+}
+
 impl Heap {
     fn set_periodic(&mut self, at: usize, periodic: bool) {
         if let Some(e) = self.entries.get_mut(at) {
@@ -433,7 +447,7 @@ impl Heap {
         if let Some(p) = pos.get_mut(entry.slot() as usize) {
             // Heap positions are below the entry count, itself below
             // 2^32 (slots are u32).
-            *p = u32::try_from(at).unwrap_or(NOT_ARMED);
+            *p = at as u32;
         }
     }
 
@@ -479,7 +493,7 @@ impl Heap {
     /// Places `entry` at `at` or above it.
     fn sift_up(&mut self, pos: &mut [u32], mut at: usize, entry: Entry) {
         while at > 0 {
-            let parent = at.saturating_sub(1) / ARITY;
+            let parent = parent_of(at);
             let Some(p) = self.entries.get(parent).copied() else {
                 break;
             };
@@ -506,7 +520,7 @@ impl Heap {
         }
         // `at` is a leaf hole; sift `entry` up, but not above `top`.
         while at > top {
-            let parent = at.saturating_sub(1) / ARITY;
+            let parent = parent_of(at);
             let Some(p) = self.entries.get(parent).copied() else {
                 break;
             };
@@ -521,7 +535,7 @@ impl Heap {
 
     /// The smallest child of `at`, if it has children.
     fn smallest_child(&self, at: usize) -> Option<(usize, Entry)> {
-        let first = at.saturating_mul(ARITY).saturating_add(1);
+        let first = first_child_of(at);
         let children = self.entries.get(first..)?;
         match children.first_chunk::<ARITY>() {
             // Every node but the last parent has all four children: the
@@ -542,13 +556,13 @@ impl Heap {
                 } else {
                     (i, x)
                 };
-                Some((first.saturating_add(k), *z))
+                Some((first.wrapping_add(k), *z))
             }
             None => {
                 let mut best: Option<(usize, Entry)> = None;
                 for (i, child) in children.iter().enumerate() {
                     if best.map_or(true, |(_, b)| child.deadline < b.deadline) {
-                        best = Some((first.saturating_add(i), *child));
+                        best = Some((first.wrapping_add(i), *child));
                     }
                 }
                 best
