@@ -94,7 +94,7 @@ impl Engine {
         backend.submit()?;
         let mut engine = Engine {
             backend,
-            sources: Sources::new(),
+            sources: Sources::new()?,
             timers: Timers::new(),
             pending: VecDeque::new(),
             reread: VecDeque::new(),

@@ -93,7 +93,6 @@ impl Hasher for IntHasher {
 
 pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
-#[derive(Default)]
 pub struct Sources {
     slots: Vec<Slot>,
     free: u32,
@@ -111,15 +110,17 @@ fn generation_of(token: Token) -> u32 {
 }
 
 impl Sources {
-    pub fn new() -> Sources {
-        Sources {
+    pub fn new() -> Result<Sources, Errno> {
+        Ok(Sources {
             free: NONE,
             // Address space for the first sources, so that growing to a
             // few thousand neither copies the slab nor faults it in twice
             // (see `Timers::new`).
             slots: Vec::with_capacity(RESERVED_SOURCES),
-            ..Sources::default()
-        }
+            by_udata: UdataIndex::new()?,
+            by_fd: IntMap::default(),
+            count: 0,
+        })
     }
 
     /// How many sources are registered.
@@ -296,7 +297,7 @@ mod tests {
 
     #[test]
     fn udata_lists_and_stale_tokens() {
-        let mut s = Sources::new();
+        let mut s = Sources::new().unwrap();
         let a = s.insert(7, SourceKind::Futex).unwrap();
         let b = s.insert(7, SourceKind::Futex).unwrap();
         let c = s.insert(8, SourceKind::Futex).unwrap();
@@ -318,7 +319,7 @@ mod tests {
 
     #[test]
     fn fd_index() {
-        let mut s = Sources::new();
+        let mut s = Sources::new().unwrap();
         let reader = Reader::None;
         let t = s
             .insert(

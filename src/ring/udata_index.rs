@@ -4,9 +4,10 @@
 //! pointers as udatas. Small ones, below [`DIRECT_LIMIT`], go in a table
 //! indexed by the udata itself, as libev indexes its fd table: one load or
 //! store, no hashing, no probing, and a run of consecutive udatas touches
-//! consecutive memory. The table is one anonymous mapping made on first use
-//! and reserved, not committed: only the pages holding udatas in use take
-//! memory (4 KiB per 1,024 udatas). Every other udata goes in a hash map.
+//! consecutive memory. The table is one anonymous mapping made with the
+//! ring and reserved, not committed: only the pages holding udatas in use
+//! take memory (4 KiB per 1,024 udatas). Every other udata goes in a hash
+//! map.
 
 use super::sources::IntMap;
 use crate::errno::Errno;
@@ -57,26 +58,29 @@ impl Drop for Direct {
     }
 }
 
-#[derive(Default)]
 pub struct UdataIndex {
-    direct: Option<Direct>,
+    direct: Direct,
     map: IntMap<u64, u32>,
 }
 
 impl UdataIndex {
+    pub fn new() -> Result<UdataIndex, Errno> {
+        Ok(UdataIndex {
+            direct: Direct::new()?,
+            map: IntMap::default(),
+        })
+    }
+
     /// Makes room for one more entry, so `set` cannot fail after it.
     pub fn reserve(&mut self, udata: u64) -> Result<(), Errno> {
         if udata < DIRECT_LIMIT {
-            if self.direct.is_none() {
-                self.direct = Some(Direct::new()?);
-            }
             return Ok(());
         }
         self.map.try_reserve(1).map_err(|_| Errno::ENOMEM)
     }
 
     pub fn get(&self, udata: u64) -> Option<u32> {
-        match self.direct.as_ref().and_then(|d| d.slot(udata)) {
+        match self.direct.slot(udata) {
             // SAFETY: a valid entry of our mapping; only this (consumer)
             // thread touches the index.
             Some(p) => unsafe { *p }.checked_sub(1),
@@ -88,7 +92,7 @@ impl UdataIndex {
     /// Points `udata` at `index`; returns what it pointed at before.
     /// `reserve` first.
     pub fn set(&mut self, udata: u64, index: u32) -> Option<u32> {
-        match self.direct.as_ref().and_then(|d| d.slot(udata)) {
+        match self.direct.slot(udata) {
             Some(p) => {
                 // SAFETY: as in `get`.
                 let old = unsafe { p.replace(index.saturating_add(1)) };
@@ -99,7 +103,7 @@ impl UdataIndex {
     }
 
     pub fn remove(&mut self, udata: u64) {
-        match self.direct.as_ref().and_then(|d| d.slot(udata)) {
+        match self.direct.slot(udata) {
             // SAFETY: as in `get`.
             Some(p) => unsafe { p.write(0) },
             None => {
@@ -116,7 +120,7 @@ mod tests {
 
     #[test]
     fn small_and_large_udatas() {
-        let mut ix = UdataIndex::default();
+        let mut ix = UdataIndex::new().unwrap();
         for u in [0u64, 1, 5, DIRECT_LIMIT - 1, DIRECT_LIMIT, u64::MAX] {
             assert_eq!(ix.get(u), None);
             ix.reserve(u).unwrap();
