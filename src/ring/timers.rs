@@ -219,10 +219,13 @@ impl Timers {
     fn reserve_slot(&mut self, slot: u32) -> Result<(), Errno> {
         let need = (slot as usize).saturating_add(1);
         if self.pos.len() < need {
+            // Grown by doubling, not one entry per new slot (a call into
+            // memset per add cost more than the heap push).
+            let len = need.max(self.pos.len().saturating_mul(2)).max(64);
             self.pos
-                .try_reserve(need.saturating_sub(self.pos.len()))
+                .try_reserve(len.saturating_sub(self.pos.len()))
                 .map_err(|_| Errno::ENOMEM)?;
-            self.pos.resize(need, NOT_ARMED);
+            self.pos.resize(len, NOT_ARMED);
         }
         Ok(())
     }
