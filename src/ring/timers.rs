@@ -515,63 +515,76 @@ impl Heap {
     /// An entry that sifts down (a popped heap's last entry, a timer moved
     /// later) nearly always belongs near the leaves, so this saves one of
     /// the five comparisons per level and the branch that mispredicts.
-    fn sift_down(&mut self, pos: &mut [u32], mut at: usize, entry: Entry) {
-        let top = at;
-        while let Some((child_at, child)) = self.smallest_child(at) {
-            self.set(pos, at, child);
-            at = child_at;
+    fn sift_down(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+        let entries = self.entries.as_mut_slice();
+        let len = entries.len();
+        if at >= len {
+            return;
         }
-        // `at` is a leaf hole; sift `entry` up, but not above `top`.
-        while at > top {
-            let parent = parent_of(at);
-            let Some(p) = self.entries.get(parent).copied() else {
+        let mut hole = at;
+        loop {
+            let first = first_child_of(hole);
+            let child_at = if first.wrapping_add(ARITY) <= len {
+                // Every node but the last parent has all four children:
+                // the smallest of four without a loop or a bounds check.
+                // SAFETY: `first + 3 < len`, so all four are elements.
+                let [a, b, c, d] = unsafe {
+                    [0, 1, 2, 3].map(|i| entries.get_unchecked(first.wrapping_add(i)).deadline)
+                };
+                let (i, x) = if b < a { (1, b) } else { (0, a) };
+                let (j, y) = if d < c { (3, d) } else { (2, c) };
+                first.wrapping_add(if y < x { j } else { i })
+            } else {
+                match entries.get(first..).and_then(smallest_of) {
+                    Some(k) => first.wrapping_add(k),
+                    None => break,
+                }
+            };
+            let Some(child) = entries.get(child_at).copied() else {
+                break;
+            };
+            // SAFETY: `hole` is an index of `entries`: `at` was checked
+            // against the length above, and every later `hole` was a
+            // child index just read through `get`.
+            unsafe { *entries.get_unchecked_mut(hole) = child };
+            if let Some(p) = pos.get_mut(child.slot() as usize) {
+                *p = hole as u32;
+            }
+            hole = child_at;
+        }
+        // `hole` is a leaf; `entry` moves up from it, but not above `at`.
+        while hole > at {
+            let parent = parent_of(hole);
+            let Some(p) = entries.get(parent).copied() else {
                 break;
             };
             if p.deadline <= entry.deadline {
                 break;
             }
-            self.set(pos, at, p);
-            at = parent;
+            // SAFETY: as above, `hole` is an index of `entries`.
+            unsafe { *entries.get_unchecked_mut(hole) = p };
+            if let Some(q) = pos.get_mut(p.slot() as usize) {
+                *q = hole as u32;
+            }
+            hole = parent;
         }
-        self.set(pos, at, entry);
+        self.set(pos, hole, entry);
     }
+}
 
-    /// The smallest child of `at`, if it has children.
-    fn smallest_child(&self, at: usize) -> Option<(usize, Entry)> {
-        let first = first_child_of(at);
-        let children = self.entries.get(first..)?;
-        match children.first_chunk::<ARITY>() {
-            // Every node but the last parent has all four children: the
-            // smallest of four without a loop or a bounds check.
-            Some([a, b, c, d]) => {
-                let (i, x) = if b.deadline < a.deadline {
-                    (1, b)
-                } else {
-                    (0, a)
-                };
-                let (j, y) = if d.deadline < c.deadline {
-                    (3, d)
-                } else {
-                    (2, c)
-                };
-                let (k, z) = if y.deadline < x.deadline {
-                    (j, y)
-                } else {
-                    (i, x)
-                };
-                Some((first.wrapping_add(k), *z))
-            }
-            None => {
-                let mut best: Option<(usize, Entry)> = None;
-                for (i, child) in children.iter().enumerate() {
-                    if best.map_or(true, |(_, b)| child.deadline < b.deadline) {
-                        best = Some((first.wrapping_add(i), *child));
-                    }
-                }
-                best
-            }
+/// The index of the earliest of `children` (fewer than four: the last
+/// parent's), if any.
+fn smallest_of(children: &[Entry]) -> Option<usize> {
+    if children.is_empty() {
+        return None;
+    }
+    let mut best: Option<(usize, u64)> = None;
+    for (i, c) in children.iter().take(ARITY).enumerate() {
+        if best.map_or(true, |(_, d)| c.deadline < d) {
+            best = Some((i, c.deadline));
         }
     }
+    best.map(|(i, _)| i)
 }
 
 #[cfg(test)]
