@@ -39,6 +39,14 @@ pub fn get() -> c_int {
     unsafe { *libc::__errno_location() }
 }
 
+/// The calling thread's `errno` itself, for a caller that reads and then
+/// writes it (one call into libc instead of two). Valid for the life of
+/// the thread.
+pub fn location() -> *mut c_int {
+    // SAFETY: as in `get`; nothing is read or written here.
+    unsafe { libc::__errno_location() }
+}
+
 /// Sets the calling thread's `errno`. Async-signal-safe.
 pub fn set(value: c_int) {
     // SAFETY: as in `get`.

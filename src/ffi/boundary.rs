@@ -50,18 +50,17 @@ pub(crate) enum Reclaim {
 
 /// Runs `call` at the C boundary (see the module documentation).
 pub(crate) fn c_call<T: Failure>(reclaim: Reclaim, call: impl FnOnce() -> Result<T, Errno>) -> T {
-    let saved = errno::get();
+    let errno = errno::location();
+    // SAFETY: `errno` is this thread's errno, valid while the thread lives.
+    let saved = unsafe { *errno };
     if reclaim == Reclaim::Yes {
         crate::eventfs::reclaim_closed();
     }
-    match call() {
-        Ok(value) => {
-            errno::set(saved);
-            value
-        }
-        Err(e) => {
-            errno::set(e.0);
-            T::failure()
-        }
-    }
+    let (value, code) = match call() {
+        Ok(value) => (value, saved),
+        Err(e) => (T::failure(), e.0),
+    };
+    // SAFETY: as above.
+    unsafe { *errno = code };
+    value
 }
