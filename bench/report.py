@@ -16,6 +16,8 @@ import os
 import platform
 import sys
 
+from cpu_model import cpu_model
+
 PROGRAMS = ["overhead", "latency", "timers", "scale", "ring_registration"]
 FEATURE_OF = {
     "eventfs": "`evfd_eventfs_signalfd` (eventfs branch)",
@@ -63,15 +65,7 @@ def slurp(indir, name, default=""):
 
 
 def machine(indir):
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     # `make bench` notes the commit (and uncommitted source changes) when
     # the run starts, so regenerating the report later keeps the run's own.
     lines = slurp(indir, "commit").splitlines()

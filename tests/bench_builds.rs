@@ -107,6 +107,7 @@ fn peer_benchmarks_compile() {
 fn bench_report_script_parses() {
     for script in [
         "bench/report.py",
+        "bench/cpu_model.py",
         "bench/peers/run.py",
         "bench/peers/report.py",
     ] {

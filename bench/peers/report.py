@@ -25,6 +25,9 @@ import os
 import platform
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cpu_model import cpu_model  # noqa: E402 (bench/cpu_model.py)
+
 PEERS = ["libev", "libevent", "libuv"]
 EVFDS = ["evfd-io_uring", "evfd-epoll"]
 ORDER = EVFDS + PEERS + ["liburing", "epoll"]
@@ -292,15 +295,7 @@ def main():
     os.makedirs(plotdir, exist_ok=True)
     md = [SECTION, ""]
     w = md.append
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model("?")
     w("Run: %s, %s; %s CPUs (`%s`), Linux %s; load average at start %s, at end %s; %s s."
       % (notes.get("date", "?"), notes.get("bench/peers/run.py", "").split(":")[-1].strip() or "?",
          os.cpu_count(), cpu, platform.release(), notes.get("loadavg.start", "?"),
