@@ -3,8 +3,12 @@
 //! on either backend. Each timer is an entry in a 4-ary min-heap of
 //! deadlines, one heap per kernel clock; the ring arms at most one kernel
 //! timer (a timerfd, `TFD_TIMER_ABSTIME`) per clock, for that clock's
-//! earliest deadline. Due timers are found by reading the clock through the
-//! vDSO, so `peek` delivers them without a system call.
+//! earliest deadline. The monotonic clock's is kept only once the caller
+//! has asked for `evfd_ring_fd` (`keep_monotonic_in_kernel`): until then
+//! `evfd_ring_wait` ends its sleep at [`Timers::earliest`] itself, and
+//! monotonic timers cost no system call. Due timers are found by reading
+//! the clock through the vDSO, so `peek` delivers them without a system
+//! call.
 //!
 //! Which clock a deadline lives on follows the kernel: a relative (`REL`,
 //! `SEQ`) timer on `CLOCK_REALTIME` runs on `CLOCK_MONOTONIC` (clock changes
@@ -16,7 +20,8 @@
 //! Every operation is O(log n) in the number of armed timers: add, re-arm
 //! (a key update in place), remove, and pop. The heap keeps the deadline
 //! beside the slot number so sifting touches one array (as libev's 4-heap
-//! does with its cached "at").
+//! does with its cached "at"); sifting down is bottom-up (see
+//! `Heap::sift_down`).
 
 use super::sources::IntMap;
 use crate::errno::Errno;
