@@ -35,7 +35,6 @@
 #include <evfd.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
 
 #define BATCH 64
 
@@ -106,9 +105,8 @@ static void run_msgs(int split, long n) {
 }
 
 static void fd_round(const int *fds, long n) {
-    uint64_t one = 1, got = 0;
-    for (long i = 0; i < n; i++)
-        BENCH_CHECK(write(fds[i], &one, sizeof one) == sizeof one);
+    uint64_t got = 0;
+    signal_eventfds(fds, n);
     while (got < (uint64_t)n) {
         int k = wait_events();
         for (int i = 0; i < k; i++) {
@@ -120,23 +118,14 @@ static void fd_round(const int *fds, long n) {
 }
 
 static void run_fds(long n, long rounds) {
-    int *fds = malloc((size_t)n * sizeof *fds);
-    BENCH_CHECK(fds != NULL);
+    int *fds = new_eventfds(n);
     for (long i = 0; i < n; i++) {
-        fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        BENCH_CHECK(fds[i] >= 0);
         if (evfd_ring_add_fd(ring, fds[i], POLLIN, (uint64_t)i) != 0) {
             peer_skip("fds", n, errno, "evfd_ring_add_fd");
             return;
         }
     }
-    fd_round(fds, n);
-    struct meter m;
-    meter_start(&m);
-    for (long r = 0; r < rounds; r++)
-        fd_round(fds, n);
-    meter_stop(&m);
-    peer_record("fds", n, n * rounds, &m, "");
+    measure_fd_rounds(fds, n, rounds, fd_round);
 }
 
 static void run_timers(long n) {

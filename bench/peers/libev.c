@@ -29,7 +29,6 @@
 #include "peers.h"
 
 #include <ev.h>
-#include <sys/eventfd.h>
 
 static struct ev_loop *loop;
 
@@ -95,32 +94,22 @@ static void on_readable(struct ev_loop *l, ev_io *w, int revents) {
 }
 
 static void fd_round(const int *fds, long n) {
-    uint64_t one = 1;
     fd_got = 0;
-    for (long i = 0; i < n; i++)
-        BENCH_CHECK(write(fds[i], &one, sizeof one) == sizeof one);
+    signal_eventfds(fds, n);
     ev_run(loop, 0);
     BENCH_CHECK(fd_got == (uint64_t)n);
 }
 
 static void run_fds(long n, long rounds) {
-    int *fds = malloc((size_t)n * sizeof *fds);
+    int *fds = new_eventfds(n);
     ev_io *ws = malloc((size_t)n * sizeof *ws);
-    BENCH_CHECK(fds != NULL && ws != NULL);
+    BENCH_CHECK(ws != NULL);
     fd_n = n;
     for (long i = 0; i < n; i++) {
-        fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        BENCH_CHECK(fds[i] >= 0);
         ev_io_init(&ws[i], on_readable, fds[i], EV_READ);
         ev_io_start(loop, &ws[i]);
     }
-    fd_round(fds, n);
-    struct meter m;
-    meter_start(&m);
-    for (long r = 0; r < rounds; r++)
-        fd_round(fds, n);
-    meter_stop(&m);
-    peer_record("fds", n, n * rounds, &m, "");
+    measure_fd_rounds(fds, n, rounds, fd_round);
 }
 
 /* ---- timers */

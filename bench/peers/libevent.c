@@ -34,7 +34,6 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/thread.h>
-#include <sys/eventfd.h>
 
 static struct event_base *base;
 
@@ -111,32 +110,22 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void fd_round(const int *fds, long n) {
-    uint64_t one = 1;
     fd_got = 0;
-    for (long i = 0; i < n; i++)
-        BENCH_CHECK(write(fds[i], &one, sizeof one) == sizeof one);
+    signal_eventfds(fds, n);
     BENCH_CHECK(event_base_loop(base, 0) >= 0);
     BENCH_CHECK(fd_got == (uint64_t)n);
 }
 
 static void run_fds(long n, long rounds) {
-    int *fds = malloc((size_t)n * sizeof *fds);
+    int *fds = new_eventfds(n);
     struct event *es = malloc((size_t)n * sizeof *es);
-    BENCH_CHECK(fds != NULL && es != NULL);
+    BENCH_CHECK(es != NULL);
     fd_n = n;
     for (long i = 0; i < n; i++) {
-        fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        BENCH_CHECK(fds[i] >= 0);
         BENCH_CHECK(event_assign(&es[i], base, fds[i], EV_READ | EV_PERSIST, on_readable, NULL) == 0);
         BENCH_CHECK(event_add(&es[i], NULL) == 0);
     }
-    fd_round(fds, n);
-    struct meter m;
-    meter_start(&m);
-    for (long r = 0; r < rounds; r++)
-        fd_round(fds, n);
-    meter_stop(&m);
-    peer_record("fds", n, n * rounds, &m, "");
+    measure_fd_rounds(fds, n, rounds, fd_round);
 }
 
 /* ---- timers */

@@ -32,7 +32,6 @@
 
 #include <liburing.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 
 static struct io_uring ring;
@@ -141,9 +140,8 @@ static void arm_poll(int fd, uint64_t i) {
 }
 
 static void fd_round(const int *fds, long n) {
-    uint64_t one = 1, got = 0;
-    for (long i = 0; i < n; i++)
-        BENCH_CHECK(write(fds[i], &one, sizeof one) == sizeof one);
+    uint64_t got = 0;
+    signal_eventfds(fds, n);
     while (got < (uint64_t)n) {
         submit_wait();
         struct io_uring_cqe *cqe;
@@ -163,21 +161,11 @@ static void fd_round(const int *fds, long n) {
 }
 
 static void run_fds(long n, long rounds) {
-    int *fds = malloc((size_t)n * sizeof *fds);
-    BENCH_CHECK(fds != NULL);
-    for (long i = 0; i < n; i++) {
-        fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        BENCH_CHECK(fds[i] >= 0);
+    int *fds = new_eventfds(n);
+    for (long i = 0; i < n; i++)
         arm_poll(fds[i], (uint64_t)i);
-    }
     BENCH_CHECK(io_uring_submit(&ring) >= 0);
-    fd_round(fds, n);
-    struct meter m;
-    meter_start(&m);
-    for (long r = 0; r < rounds; r++)
-        fd_round(fds, n);
-    meter_stop(&m);
-    peer_record("fds", n, n * rounds, &m, "");
+    measure_fd_rounds(fds, n, rounds, fd_round);
 }
 
 /* ---- timers */

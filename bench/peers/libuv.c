@@ -27,7 +27,6 @@
 #define _GNU_SOURCE
 #include "peers.h"
 
-#include <sys/eventfd.h>
 #include <uv.h>
 
 static uv_loop_t *loop;
@@ -94,33 +93,23 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 }
 
 static void fd_round(const int *fds, long n) {
-    uint64_t one = 1;
     fd_got = 0;
-    for (long i = 0; i < n; i++)
-        BENCH_CHECK(write(fds[i], &one, sizeof one) == sizeof one);
+    signal_eventfds(fds, n);
     uv_run(loop, UV_RUN_DEFAULT);
     BENCH_CHECK(fd_got == (uint64_t)n);
 }
 
 static void run_fds(long n, long rounds) {
-    int *fds = malloc((size_t)n * sizeof *fds);
+    int *fds = new_eventfds(n);
     uv_poll_t *ps = malloc((size_t)n * sizeof *ps);
-    BENCH_CHECK(fds != NULL && ps != NULL);
+    BENCH_CHECK(ps != NULL);
     fd_n = n;
     for (long i = 0; i < n; i++) {
-        fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        BENCH_CHECK(fds[i] >= 0);
         BENCH_CHECK(uv_poll_init(loop, &ps[i], fds[i]) == 0);
         ps[i].data = (void *)(intptr_t)fds[i];
         BENCH_CHECK(uv_poll_start(&ps[i], UV_READABLE, on_readable) == 0);
     }
-    fd_round(fds, n);
-    struct meter m;
-    meter_start(&m);
-    for (long r = 0; r < rounds; r++)
-        fd_round(fds, n);
-    meter_stop(&m);
-    peer_record("fds", n, n * rounds, &m, "");
+    measure_fd_rounds(fds, n, rounds, fd_round);
 }
 
 /* ---- timers */

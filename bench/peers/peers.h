@@ -70,6 +70,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -174,6 +175,42 @@ static inline void sleep_until_timers_due(uint64_t created_at) {
     struct timespec ts = ts_of(until);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
     }
+}
+
+/* ------------------------------------------------------- the eventfds */
+
+/* The fds workload's shared parts; each program registers the eventfds
+ * and takes a round of readiness its own way. */
+
+/* `n` non-blocking eventfds (never freed: the process ends after). */
+static inline int *new_eventfds(long n) {
+    int *fds = malloc((size_t)n * sizeof *fds);
+    BENCH_CHECK(fds != NULL);
+    for (long i = 0; i < n; i++) {
+        fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        BENCH_CHECK(fds[i] >= 0);
+    }
+    return fds;
+}
+
+/* A round's start: every eventfd gets a count of 1. */
+static inline void signal_eventfds(const int *fds, long n) {
+    uint64_t one = 1;
+    for (long i = 0; i < n; i++)
+        BENCH_CHECK(write(fds[i], &one, sizeof one) == sizeof one);
+}
+
+/* One round before the meter (see fds at the top), then `rounds` measured
+ * ones, recorded. `round` signals the eventfds and handles all of them. */
+static inline void measure_fd_rounds(const int *fds, long n, long rounds,
+                                     void (*round)(const int *fds, long n)) {
+    round(fds, n);
+    struct meter m;
+    meter_start(&m);
+    for (long r = 0; r < rounds; r++)
+        round(fds, n);
+    meter_stop(&m);
+    peer_record("fds", n, n * rounds, &m, "");
 }
 
 /* --------------------------------------------------------------- CPUs */
