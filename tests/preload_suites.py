@@ -133,15 +133,14 @@ def ld_debug_logs(ld_dir):
     return log
 
 
-def run_systemd_test(path, mode, lib, work, attempt):
-    name = os.path.basename(path)
-    cwd = os.path.join(work, "systemd", f"{name}.{mode}.{attempt}")
+def start(argv, cwd, mode, lib):
+    """Starts `argv` in a fresh directory `cwd`, its output in cwd/output,
+    in a session of its own (so a deadline can end all its processes)."""
     shutil.rmtree(cwd, ignore_errors=True)
     os.makedirs(cwd)
-    out_path = os.path.join(cwd, "output")
-    with open(out_path, "wb") as out:
-        proc = subprocess.Popen(
-            [path],
+    with open(os.path.join(cwd, "output"), "wb") as out:
+        return subprocess.Popen(
+            argv,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -149,12 +148,27 @@ def run_systemd_test(path, mode, lib, work, attempt):
             env=environment(mode, lib),
             start_new_session=True,
         )
-        try:
-            rc = proc.wait(SYSTEMD_DEADLINE)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-            rc = "deadline"
+
+
+def wait_or_kill(proc, deadline):
+    """`proc`'s exit status, or None once `deadline` seconds have passed
+    (its whole session is then killed)."""
+    try:
+        return proc.wait(deadline)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        return None
+
+
+def run_systemd_test(path, mode, lib, work, attempt):
+    name = os.path.basename(path)
+    cwd = os.path.join(work, "systemd", f"{name}.{mode}.{attempt}")
+    proc = start([path], cwd, mode, lib)
+    rc = wait_or_kill(proc, SYSTEMD_DEADLINE)
+    if rc is None:
+        rc = "deadline"
+    out_path = os.path.join(cwd, "output")
     with open(out_path, errors="replace") as f:
         subtests = tuple(SUBTEST.findall(f.read()))
     return (rc, subtests), not_preloaded(out_path, f"{name} [{mode}]")
@@ -181,8 +195,6 @@ def describe(outcome):
 def run_python(mode, lib, work, tag, modules, matches=()):
     """Starts CPython's runner over `modules`; returns (process, report path, ld dir)."""
     cwd = os.path.join(work, "python", f"{tag}.{mode}")
-    shutil.rmtree(cwd, ignore_errors=True)
-    os.makedirs(cwd)
     report = os.path.join(cwd, "junit.xml")
     argv = [
         PYTHON,
@@ -197,26 +209,11 @@ def run_python(mode, lib, work, tag, modules, matches=()):
     ]
     for m in matches:
         argv += ["-m", m]
-    out = open(os.path.join(cwd, "output"), "wb")
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env=environment(mode, lib),
-        start_new_session=True,
-    )
-    out.close()
-    return proc, report, cwd
+    return start(argv, cwd, mode, lib), report, cwd
 
 
 def python_outcomes(proc, report, mode, lib, cwd):
-    try:
-        proc.wait(PYTHON_DEADLINE)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.wait()
+    wait_or_kill(proc, PYTHON_DEADLINE)
     outcomes = {}
     try:
         root = ET.parse(report).getroot()
