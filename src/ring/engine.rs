@@ -487,9 +487,15 @@ impl Engine {
 
     /// Before the caller sleeps or is told nothing is pending (when a
     /// system call is fine): moves each clock's kernel timer to its
-    /// earliest deadline where that changed.
+    /// earliest deadline where that changed, and hands queued requests to
+    /// the kernel.
     pub fn settle(&mut self) -> Result<(), Errno> {
-        self.sync_kernel_timers()
+        self.sync_kernel_timers()?;
+        // Completions reaped before may have queued re-arms (a kernel
+        // timer that fired is watched again): a caller polling
+        // `evfd_ring_fd` sleeps next, so they must be in the kernel now.
+        // Nothing queued: no system call.
+        self.backend.submit()
     }
 
     /// Moves held events into `out`.

@@ -191,11 +191,6 @@ impl Consumer<'_> {
         }
         if n == 0 {
             self.engine.settle()?;
-            // Completions reaped just above may have queued re-arms (a
-            // kernel timer that fired is watched again): a caller polling
-            // `evfd_ring_fd` sleeps next, so they must be in the kernel
-            // now. Nothing queued: no system call.
-            self.engine.submit()?;
         }
         self.engine.keep_fd_readable(self.posts)?;
         Ok(n)
@@ -203,30 +198,27 @@ impl Consumer<'_> {
 
     /// Like `peek`, but waits up to `timeout` (None: forever) for one event.
     pub fn wait(&mut self, out: &mut [Event], timeout: Option<When>) -> Result<usize, Errno> {
+        // None: forever (no timeout, or one beyond the clock's range).
         let deadline = timeout.and_then(deadline_after);
-        let forever = timeout.is_none() || deadline.is_none();
         let mut yielded = false;
         loop {
             let n = self.peek(out)?;
             if n > 0 {
                 return Ok(n);
             }
-            let left = match (deadline, self.engine.next_monotonic_deadline()) {
-                (None, None) if forever => None,
-                (None, None) => return Ok(0),
-                (user, timer) => {
+            // The earliest monotonic timer ends the sleep too (the kernel
+            // keeps no timer for it unless `evfd_ring_fd` was asked for).
+            let until = match (deadline, self.engine.next_monotonic_deadline()) {
+                (Some(d), Some(t)) => Some(d.min(t)),
+                (d, t) => d.or(t),
+            };
+            let left = match until {
+                None => None,
+                Some(until) => {
                     let now = sys::clock::now_ns(libc::CLOCK_MONOTONIC);
-                    if user.is_some_and(|d| now >= d) {
+                    if deadline.is_some_and(|d| now >= d) {
                         return Ok(0);
                     }
-                    // The earliest timer ends the sleep (the kernel keeps
-                    // no timer for it unless `evfd_ring_fd` was asked for).
-                    let until = match (user, timer) {
-                        (Some(d), Some(t)) => d.min(t),
-                        (Some(d), None) => d,
-                        (None, Some(t)) => t,
-                        (None, None) => now,
-                    };
                     Some(sys::clock::ns_timespec(until.saturating_sub(now)))
                 }
             };

@@ -346,10 +346,8 @@ impl Timers {
     /// Whether some armed timer is due now (reads the clocks).
     pub fn any_due(&self) -> bool {
         BASES.iter().any(|base| {
-            self.heaps
-                .get(base.index())
-                .and_then(|h| h.entries.first())
-                .is_some_and(|top| top.deadline <= now_ns(base.clockid()))
+            self.earliest(*base)
+                .is_some_and(|d| d <= now_ns(base.clockid()))
         })
     }
 
