@@ -497,8 +497,13 @@ impl Heap {
     }
 
     /// Places `entry` at `at` or above it.
-    fn sift_up(&mut self, pos: &mut [u32], mut at: usize, entry: Entry) {
-        while at > 0 {
+    fn sift_up(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+        self.sift_up_to(pos, at, entry, 0);
+    }
+
+    /// Places `entry` at `at` or above it, but not above `top`.
+    fn sift_up_to(&mut self, pos: &mut [u32], mut at: usize, entry: Entry, top: usize) {
+        while at > top {
             let parent = parent_of(at);
             let Some(p) = self.entries.get(parent).copied() else {
                 break;
@@ -556,22 +561,7 @@ impl Heap {
             hole = child_at;
         }
         // `hole` is a leaf; `entry` moves up from it, but not above `at`.
-        while hole > at {
-            let parent = parent_of(hole);
-            let Some(p) = entries.get(parent).copied() else {
-                break;
-            };
-            if p.deadline <= entry.deadline {
-                break;
-            }
-            // SAFETY: as above, `hole` is an index of `entries`.
-            unsafe { *entries.get_unchecked_mut(hole) = p };
-            if let Some(q) = pos.get_mut(p.slot() as usize) {
-                *q = hole as u32;
-            }
-            hole = parent;
-        }
-        self.set(pos, hole, entry);
+        self.sift_up_to(pos, hole, entry, at);
     }
 }
 
