@@ -57,6 +57,16 @@ static int count_full(void) {
     return n + 1;
 }
 
+/* CLOCK_REALTIME `ms` milliseconds from now, for an ABS timer. */
+static struct timespec realtime_in_ms(long ms) {
+    struct timespec t;
+    CHECK_EQ(clock_gettime(CLOCK_REALTIME, &t), 0);
+    t.tv_nsec += ms * 1000 * 1000;
+    t.tv_sec += t.tv_nsec / 1000000000;
+    t.tv_nsec %= 1000000000;
+    return t;
+}
+
 /* A post goes through: the ring is usable. */
 static void check_usable(struct evfd_ring *r, uint64_t value) {
     CHECK_EQ(evfd_ring_post(r, 77, value), 0);
@@ -117,10 +127,7 @@ int main(void) {
     CHECK(sig_ok == 0 || errno == EMFILE);
     CHECK_EQ(count_full(), at);
     /* The first ABS timer on CLOCK_REALTIME needs that clock's kernel timer. */
-    struct timespec wall;
-    CHECK_EQ(clock_gettime(CLOCK_REALTIME, &wall), 0);
-    wall.tv_nsec = (wall.tv_nsec + 5 * 1000 * 1000) % 1000000000;
-    wall.tv_sec += 1;
+    struct timespec wall = realtime_in_ms(5);
     int timer_ok = evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_ABS, &wall, 3);
     CHECK(timer_ok == 0 || errno == EMFILE);
     CHECK_EQ(timer_ok, -1);
@@ -150,10 +157,7 @@ int main(void) {
     if (sig_ok)
         CHECK_EQ(evfd_ring_add_signal(r, SIGURG, 2), 0);
     if (timer_ok) {
-        CHECK_EQ(clock_gettime(CLOCK_REALTIME, &wall), 0);
-        wall.tv_nsec = (wall.tv_nsec + 5 * 1000 * 1000) % 1000000000;
-        if (wall.tv_nsec < 5 * 1000 * 1000)
-            wall.tv_sec++;
+        wall = realtime_in_ms(5);
         CHECK_EQ(evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_ABS, &wall, 3), 0);
     }
     CHECK_EQ(write(p[1], "x", 1), 1);
