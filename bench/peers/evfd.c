@@ -43,12 +43,6 @@ static struct evfd_event evs[BATCH];
 /* EVFD_PEERS_TIMERS=loop: deadlines from one clock read (see the top). */
 static int loop_time;
 
-static uint64_t monotonic_ns(void) {
-    struct timespec ts;
-    BENCH_CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A timer `ns` from now: REL, or ABS from the loop time `base`. */
 static int timer_type(void) {
     return loop_time ? EVFD_TIMER_ABS : EVFD_TIMER_REL;
@@ -132,7 +126,7 @@ static void run_timers(long n) {
     const char *create = loop_time ? "timer_create_loop" : "timer_create";
     struct meter m;
     meter_start(&m);
-    uint64_t base = loop_time ? monotonic_ns() : 0;
+    uint64_t base = loop_time ? now_ns() : 0;
     for (long i = 0; i < n; i++) {
         struct timespec when = timer_when(base, timer_ns(i));
         if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, timer_type(), &when, (uint64_t)i + 1) != 0) {
@@ -166,7 +160,7 @@ typedef int (*rearm_fn)(struct evfd_ring *, uint64_t, int, const struct timespec
 static void run_move(long n, long moves) {
     const char *move = loop_time ? "move_loop" : "move";
     rearm_fn rearm = (rearm_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "evfd_ring_rearm_timer");
-    uint64_t base = loop_time ? monotonic_ns() : 0;
+    uint64_t base = loop_time ? now_ns() : 0;
     for (long i = 0; i < n; i++) {
         struct timespec when = timer_when(base, move_from_ns(i));
         if (evfd_ring_add_timer(ring, CLOCK_MONOTONIC, timer_type(), &when, (uint64_t)i + 1) != 0) {
@@ -176,7 +170,7 @@ static void run_move(long n, long moves) {
     }
     struct meter m;
     meter_start(&m);
-    base = loop_time ? monotonic_ns() : 0;
+    base = loop_time ? now_ns() : 0;
     for (long k = 0; k < moves; k++) {
         uint64_t udata = (uint64_t)moved_index(k, n, moves) + 1;
         struct timespec when = timer_when(base, move_to_ns(k));
