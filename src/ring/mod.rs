@@ -9,7 +9,8 @@
 //!   assembly; it never asks which backend it runs on.
 //! - [`event`]: the event type and one constructor per kind.
 //! - [`sources`]: the slab of sources and its indexes by udata
-//!   ([`udata_index`]) and by fd.
+//!   ([`udata_index`], with [`siblings`] for udatas several sources
+//!   share) and by fd.
 //! - [`timers`]: timers in user space (a 4-ary heap per clock, one kernel
 //!   timer per clock).
 //! - [`posts`]: the multi-producer posts queue ([`tsan`] annotates it).
@@ -32,6 +33,7 @@ mod io_uring;
 mod posts;
 #[allow(clippy::module_inception)] // the public Ring, beside its parts
 mod ring;
+mod siblings;
 mod sources;
 mod timers;
 mod tsan;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The ring's sources and their indexes: a slab of sources addressed by
 //! tokens (the value the kernel carries back in each completion), an index
-//! by `udata` (several sources may share one) and an index by fd. Adding,
-//! finding and removing are O(1); nothing scans the sources.
+//! by `udata` (several sources may share one: see `siblings`) and an index
+//! by fd. Adding, finding and removing are O(1); nothing scans the sources.
 //!
 //! A token is the slot's index in the low 32 bits and the slot's
 //! generation in the high 32 bits, so a completion that arrives for a
@@ -11,6 +11,7 @@
 //! below 2^32 are the ring's own internal sources (see `engine`).
 
 use super::fd_reads::Reader;
+use super::siblings::{Siblings, NONE};
 use super::timers::TimerSpec;
 use super::udata_index::UdataIndex;
 use crate::errno::Errno;
@@ -22,7 +23,7 @@ pub type Token = u64;
 
 /// What a source watches. Eight bytes (the poll mask fits in 16 bits, a
 /// signal number in 8, a timer's period lives in `Timers`), so a slot is
-/// 32 bytes: a thousand timers touch eight pages of slab, not twelve.
+/// 24 bytes: a thousand timers touch six pages of slab.
 pub enum SourceKind {
     Fd {
         fd: RawFd,
@@ -37,17 +38,16 @@ pub enum SourceKind {
     Futex,
 }
 
-const _: () = assert!(core::mem::size_of::<Slot>() == 32);
+const _: () = assert!(core::mem::size_of::<Slot>() == 24);
 
 pub struct Source {
     pub udata: u64,
     pub kind: SourceKind,
-    /// The next and previous slot with the same `udata` (NONE: none).
-    next_same: u32,
-    prev_same: u32,
 }
 
-const NONE: u32 = u32::MAX;
+/// In a udata index entry: the udata has several sources, listed in
+/// `siblings` from the slot the entry names. Slots are below this.
+const SHARED: u32 = 1 << 31;
 
 /// Sources the slab has room for from the start.
 const RESERVED_SOURCES: usize = 4096;
@@ -96,7 +96,10 @@ pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 pub struct Sources {
     slots: Vec<Slot>,
     free: u32,
+    /// Per udata: the slot of its source, or `SHARED` | the first slot of
+    /// its list in `siblings`.
     by_udata: UdataIndex,
+    siblings: Siblings,
     by_fd: IntMap<RawFd, Token>,
     count: usize,
 }
@@ -118,6 +121,7 @@ impl Sources {
             // (see `Timers::new`).
             slots: Vec::with_capacity(RESERVED_SOURCES),
             by_udata: UdataIndex::new()?,
+            siblings: Siblings::default(),
             by_fd: IntMap::default(),
             count: 0,
         })
@@ -129,7 +133,7 @@ impl Sources {
         self.count
     }
 
-    /// Registers a source; returns its token. `ENOMEM` past 2^32 - 1
+    /// Registers a source; returns its token. `ENOMEM` past 2^31 - 1
     /// sources.
     pub fn insert(&mut self, udata: u64, kind: SourceKind) -> Result<Token, Errno> {
         let fd = match kind {
@@ -145,7 +149,7 @@ impl Sources {
         } else {
             let index = u32::try_from(self.slots.len())
                 .ok()
-                .filter(|i| *i != NONE)
+                .filter(|i| *i < SHARED)
                 .ok_or(Errno::ENOMEM)?;
             self.slots.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
             self.slots.push(Slot {
@@ -156,34 +160,34 @@ impl Sources {
             self.free = index;
             index
         };
-        // One probe of the udata index: the new source becomes the head of
-        // its udata's list.
-        let head = self.by_udata.set(udata, index).unwrap_or(NONE);
+        let before = self.by_udata.get(udata);
+        if let Some(entry) = before {
+            self.siblings.reserve(index.max(entry & !SHARED))?;
+        }
+        // Nothing fails from here on.
         let slot = self.slots.get_mut(index as usize).ok_or(Errno::ENOMEM)?;
         self.free = slot.next_free;
-        slot.source = Some(Source {
-            udata,
-            kind,
-            next_same: head,
-            prev_same: NONE,
-        });
+        slot.source = Some(Source { udata, kind });
         let token = u64::from(slot.generation) << 32 | u64::from(index);
-        if let Some(next) = self.source_at_mut(head) {
-            next.prev_same = index;
+        match before {
+            None => {
+                self.by_udata.set(udata, index);
+            }
+            Some(entry) => {
+                // The new source becomes the first of its udata's list.
+                let head = entry & !SHARED;
+                if entry & SHARED == 0 {
+                    self.siblings.start(head);
+                }
+                self.siblings.push_front(index, head);
+                self.by_udata.set(udata, index | SHARED);
+            }
         }
         if let Some(fd) = fd {
             self.by_fd.insert(fd, token);
         }
         self.count = self.count.saturating_add(1);
         Ok(token)
-    }
-
-    fn source_at_mut(&mut self, index: u32) -> Option<&mut Source> {
-        self.slots.get_mut(index as usize)?.source.as_mut()
-    }
-
-    fn source_at(&self, index: u32) -> Option<&Source> {
-        self.slots.get(index as usize)?.source.as_ref()
     }
 
     fn token_at(&self, index: u32) -> Option<Token> {
@@ -235,19 +239,16 @@ impl Sources {
         slot.next_free = self.free;
         self.free = index;
         self.count = self.count.saturating_sub(1);
-        // Unlink from the udata list.
-        match self.source_at_mut(source.prev_same) {
-            Some(prev) => prev.next_same = source.next_same,
-            None => {
-                if source.next_same == NONE {
-                    self.by_udata.remove(source.udata);
+        match self.by_udata.get(source.udata) {
+            Some(entry) if entry & SHARED != 0 => {
+                let head = self.siblings.unlink(index, entry & !SHARED);
+                if self.siblings.alone(head) {
+                    self.by_udata.set(source.udata, head);
                 } else {
-                    self.by_udata.set(source.udata, source.next_same);
+                    self.by_udata.set(source.udata, head | SHARED);
                 }
             }
-        }
-        if let Some(next) = self.source_at_mut(source.next_same) {
-            next.prev_same = source.prev_same;
+            _ => self.by_udata.remove(source.udata),
         }
         if let SourceKind::Fd { fd, .. } = source.kind {
             if self.by_fd.get(&fd) == Some(&token) {
@@ -260,22 +261,32 @@ impl Sources {
     /// Every token registered with `udata`, newest first, into `out`.
     pub fn tokens_of(&self, udata: u64, out: &mut Vec<Token>) {
         out.clear();
-        let mut index = self.by_udata.get(udata).unwrap_or(NONE);
-        while let (Some(source), Some(token)) = (self.source_at(index), self.token_at(index)) {
+        let Some(entry) = self.by_udata.get(udata) else {
+            return;
+        };
+        if entry & SHARED == 0 {
+            out.extend(self.token_at(entry));
+            return;
+        }
+        let mut index = entry & !SHARED;
+        // A list holds at most every source once.
+        for _ in 0..self.count {
+            let Some(token) = self.token_at(index) else {
+                break;
+            };
             out.push(token);
-            index = source.next_same;
+            index = self.siblings.next(index);
         }
     }
 
     /// The token of the one source registered with `udata`, if exactly
     /// one is.
     pub fn sole_token_of(&self, udata: u64) -> Option<Token> {
-        let index = self.by_udata.get(udata)?;
-        let source = self.source_at(index)?;
-        if source.next_same != NONE {
+        let entry = self.by_udata.get(udata)?;
+        if entry & SHARED != 0 {
             return None;
         }
-        self.token_at(index)
+        self.token_at(entry)
     }
 
     /// Whether any source has `udata`.
@@ -315,6 +326,37 @@ mod tests {
         assert!(!s.has_udata(7));
         assert_eq!(s.len(), 2);
         assert!(s.get(c).is_some());
+    }
+
+    #[test]
+    fn shared_udata_back_to_one_and_shared_again() {
+        let mut s = Sources::new().unwrap();
+        let a = s.insert(7, SourceKind::Futex).unwrap();
+        assert_eq!(s.sole_token_of(7), Some(a));
+        let b = s.insert(7, SourceKind::Futex).unwrap();
+        let c = s.insert(7, SourceKind::Futex).unwrap();
+        assert_eq!(s.sole_token_of(7), None, "three share 7");
+        let mut out = Vec::new();
+        s.tokens_of(7, &mut out);
+        assert_eq!(out, vec![c, b, a]);
+        // The middle one, then the first: the last is alone again.
+        s.remove(b).unwrap();
+        s.tokens_of(7, &mut out);
+        assert_eq!(out, vec![c, a]);
+        s.remove(c).unwrap();
+        assert_eq!(s.sole_token_of(7), Some(a));
+        s.tokens_of(7, &mut out);
+        assert_eq!(out, vec![a]);
+        // Shared again, through a reused slot; removing the last-added
+        // leaves the first alone.
+        let d = s.insert(7, SourceKind::Futex).unwrap();
+        s.tokens_of(7, &mut out);
+        assert_eq!(out, vec![d, a]);
+        s.remove(a).unwrap();
+        assert_eq!(s.sole_token_of(7), Some(d));
+        s.remove(d).unwrap();
+        assert!(!s.has_udata(7));
+        assert_eq!(s.len(), 0);
     }
 
     #[test]
