@@ -16,7 +16,7 @@ use super::event::{Event, KIND_FD, KIND_FUTEX};
 use super::fd_reads::{read_ready, ReadEnd, Reader};
 use super::posts::PostQueue;
 use super::sources::{SourceKind, Sources, Token};
-use super::timers::{Base, Expired, TimerSpec, Timers, BASES};
+use super::timers::{Base, Deadline, Expired, TimerSpec, Timers, BASES};
 use crate::errno::Errno;
 use crate::sys;
 use crate::timer_spec::{Clock, TimerType, When};
@@ -236,14 +236,16 @@ impl Engine {
         when: When,
         udata: u64,
     ) -> Result<(), Errno> {
-        let token = self
-            .sources
-            .insert(udata, SourceKind::Timer(TimerSpec::new(clock)))?;
-        if let Err(e) = self
-            .arm_timer(token, kind, when)
-            .and_then(|_| self.sync_kernel_timers())
-        {
-            self.timers.disarm(Sources::slot_of(token));
+        let deadline = Deadline::of(clock, kind, when);
+        let spec = TimerSpec::new(clock, deadline.as_ref());
+        let token = self.sources.insert(udata, SourceKind::Timer(spec))?;
+        let slot = Sources::slot_of(token);
+        let armed = match deadline {
+            Some(d) => self.timers.arm_new(slot, d),
+            None => Ok(()),
+        };
+        if let Err(e) = armed.and_then(|_| self.sync_kernel_timers()) {
+            self.timers.disarm(slot);
             self.sources.remove(token);
             return Err(e);
         }

@@ -63,11 +63,54 @@ pub struct TimerSpec {
 }
 
 impl TimerSpec {
-    pub fn new(clock: Clock) -> TimerSpec {
+    /// The settings of a new timer on `clock` armed at `d` (`None`:
+    /// added disarmed).
+    pub fn new(clock: Clock, d: Option<&Deadline>) -> TimerSpec {
         TimerSpec {
             clock,
-            base: Base::Monotonic,
+            base: d.map_or(Base::Monotonic, |d| d.base),
         }
+    }
+}
+
+/// Where and when a timer is due: computed from the caller's arguments
+/// before anything changes (a REL or SEQ timer reads its clock here).
+pub struct Deadline {
+    base: Base,
+    /// Absolute, in nanoseconds of `base`.
+    at: u64,
+    /// 0: fires once.
+    period: u64,
+}
+
+impl Deadline {
+    /// The deadline `kind`/`when` asks for on `clock`; `None` for a zero
+    /// `when` (disarmed).
+    #[inline]
+    pub fn of(clock: Clock, kind: TimerType, when: When) -> Option<Deadline> {
+        if when.is_zero() {
+            return None;
+        }
+        let span = timespec_ns(when.sec, when.nsec);
+        Some(match kind {
+            TimerType::Absolute => Deadline {
+                base: base_of_absolute(clock),
+                at: span,
+                period: 0,
+            },
+            TimerType::Relative | TimerType::Sequential => {
+                let base = base_of_relative(clock);
+                Deadline {
+                    base,
+                    at: now_ns(base.clockid()).saturating_add(span),
+                    period: if kind == TimerType::Sequential {
+                        span
+                    } else {
+                        0
+                    },
+                }
+            }
+        })
     }
 }
 
@@ -105,10 +148,12 @@ impl Entry {
 
 const NOT_ARMED: u32 = u32::MAX;
 
-/// Monotonic timers the heap has room for from the start (128 KiB of
-/// address space), and source slots `pos` has room for (as many bytes).
-const RESERVED_TIMERS: usize = 8192;
-const RESERVED_SLOTS: usize = 32768;
+/// Monotonic timers the heap has room for from the start (1 MiB of
+/// address space), and source slots `pos` has room for (256 KiB): both
+/// above malloc's mmap threshold, so committed only as used and moved,
+/// not copied, when they grow past it (see `Sources::new`).
+const RESERVED_TIMERS: usize = 1 << 16;
+const RESERVED_SLOTS: usize = 1 << 16;
 const ARITY: usize = 4;
 
 /// One clock's heap. `pos` is shared by the three heaps (a timer is in at
@@ -174,54 +219,78 @@ impl Timers {
         kind: TimerType,
         when: When,
     ) -> Result<(), Errno> {
-        if when.is_zero() {
+        let Some(d) = Deadline::of(spec.clock, kind, when) else {
             self.disarm(slot);
             return Ok(());
-        }
-        let span = timespec_ns(when.sec, when.nsec);
-        let (base, deadline, period) = match kind {
-            TimerType::Absolute => (base_of_absolute(spec.clock), span, 0),
-            TimerType::Relative | TimerType::Sequential => {
-                let base = base_of_relative(spec.clock);
-                let deadline = now_ns(base.clockid()).saturating_add(span);
-                let period = if kind == TimerType::Sequential {
-                    span
-                } else {
-                    0
-                };
-                (base, deadline, period)
-            }
         };
         self.reserve_slot(slot)?;
-        if period != 0 {
+        if d.period != 0 {
             self.periods.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         }
-        if spec.base != base {
+        if spec.base != d.base {
             self.disarm(slot);
         }
-        spec.base = base;
+        spec.base = d.base;
+        let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
+        match self.pos.get(slot as usize).copied() {
+            Some(p) if p != NOT_ARMED => {
+                heap.set_periodic(p as usize, d.period != 0);
+                heap.update(&mut self.pos, p as usize, d.at);
+            }
+            _ => heap.push(&mut self.pos, Entry::new(d.at, slot, d.period != 0))?,
+        }
+        self.keep_period(slot, d.period);
+        self.note_deadline(d.base, d.at);
+        Ok(())
+    }
+
+    /// Arms the timer of a new source (`slot` has none armed): `arm`
+    /// without its checks for a timer already armed, which is what adding
+    /// a timer costs.
+    #[inline]
+    pub fn arm_new(&mut self, slot: u32, d: Deadline) -> Result<(), Errno> {
+        self.reserve_slot(slot)?;
+        if d.period != 0 {
+            self.periods.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        }
+        let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
+        heap.push(&mut self.pos, Entry::new(d.at, slot, d.period != 0))?;
+        if d.period != 0 {
+            self.periods.insert(slot, d.period);
+        }
+        self.note_deadline(d.base, d.at);
+        Ok(())
+    }
+
+    /// Records `slot`'s period (0: it does not repeat). `periods` has room.
+    fn keep_period(&mut self, slot: u32, period: u64) {
         if period != 0 {
             self.periods.insert(slot, period);
         } else if !self.periods.is_empty() {
             self.periods.remove(&slot);
         }
-        let heap = self.heaps.get_mut(base.index()).ok_or(Errno::EINVAL)?;
-        match self.pos.get(slot as usize).copied() {
-            Some(p) if p != NOT_ARMED => {
-                heap.set_periodic(p as usize, period != 0);
-                heap.update(&mut self.pos, p as usize, deadline)
-            }
-            _ => heap.push(&mut self.pos, Entry::new(deadline, slot, period != 0))?,
-        }
-        // Only a deadline earlier than the kernel timer's moves it.
-        let armed = self.kernel_armed.get(base.index()).copied().flatten();
-        if self.in_kernel(base) && armed.map_or(true, |a| deadline < a) {
-            self.kernel_dirty = true;
-        }
-        Ok(())
     }
 
+    /// A deadline was armed on `base`: only one earlier than the kernel
+    /// timer's moves that.
+    #[inline]
+    fn note_deadline(&mut self, base: Base, at: u64) {
+        let armed = self.kernel_armed.get(base.index()).copied().flatten();
+        if self.in_kernel(base) && armed.map_or(true, |a| at < a) {
+            self.kernel_dirty = true;
+        }
+    }
+
+    #[inline]
     fn reserve_slot(&mut self, slot: u32) -> Result<(), Errno> {
+        if (slot as usize) < self.pos.len() {
+            return Ok(());
+        }
+        self.grow_pos(slot)
+    }
+
+    #[cold]
+    fn grow_pos(&mut self, slot: u32) -> Result<(), Errno> {
         let need = (slot as usize).saturating_add(1);
         if self.pos.len() < need {
             // Grown by doubling, not one entry per new slot (a call into
@@ -603,8 +672,9 @@ mod tests {
     #[test]
     fn heap_order_with_updates_and_removals() {
         let mut t = Timers::new();
-        let mut specs: Vec<TimerSpec> =
-            (0..500).map(|_| TimerSpec::new(Clock::Monotonic)).collect();
+        let mut specs: Vec<TimerSpec> = (0..500)
+            .map(|_| TimerSpec::new(Clock::Monotonic, None))
+            .collect();
         let mut x: u64 = 12345;
         for (slot, spec) in specs.iter_mut().enumerate() {
             x = x
@@ -636,7 +706,7 @@ mod tests {
     #[test]
     fn periodic_counts_missed_periods() {
         let mut t = Timers::new();
-        let mut spec = TimerSpec::new(Clock::Monotonic);
+        let mut spec = TimerSpec::new(Clock::Monotonic, None);
         // 1 ms period, armed as if 5.5 periods ago.
         t.arm(
             0,
@@ -657,15 +727,15 @@ mod tests {
     #[test]
     fn realtime_relative_runs_on_monotonic() {
         let mut t = Timers::new();
-        let mut rel = TimerSpec::new(Clock::Realtime);
+        let mut rel = TimerSpec::new(Clock::Realtime, None);
         t.arm(0, &mut rel, TimerType::Relative, When::new(5, 0).unwrap())
             .unwrap();
         assert_eq!(rel.base, Base::Monotonic);
-        let mut abs = TimerSpec::new(Clock::Realtime);
+        let mut abs = TimerSpec::new(Clock::Realtime, None);
         t.arm(1, &mut abs, TimerType::Absolute, When::new(5, 0).unwrap())
             .unwrap();
         assert_eq!(abs.base, Base::Realtime);
-        let mut boot = TimerSpec::new(Clock::Boottime);
+        let mut boot = TimerSpec::new(Clock::Boottime, None);
         t.arm(
             2,
             &mut boot,
@@ -679,7 +749,7 @@ mod tests {
     #[test]
     fn extreme_when_saturates() {
         let mut t = Timers::new();
-        let mut spec = TimerSpec::new(Clock::Monotonic);
+        let mut spec = TimerSpec::new(Clock::Monotonic, None);
         let when = When::new(i64::MAX, 999_999_999).unwrap();
         t.arm(0, &mut spec, TimerType::Sequential, when).unwrap();
         assert_eq!(t.heaps[0].entries[0].deadline, u64::MAX);
