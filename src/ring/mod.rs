@@ -11,8 +11,8 @@
 //! - [`sources`]: the slab of sources and its indexes by udata
 //!   ([`udata_index`], with [`siblings`] for udatas several sources
 //!   share) and by fd.
-//! - [`timers`]: timers in user space (a 4-ary heap per clock, one kernel
-//!   timer per clock).
+//! - [`timers`]: timers in user space (a 4-ary heap per clock,
+//!   [`timer_heap`], and one kernel timer per clock).
 //! - [`posts`]: the multi-producer posts queue ([`tsan`] annotates it).
 //! - [`fd_reads`]: what the ring reads from eventfds, timerfds, signalfds.
 //! - [`completion`]: the backend-neutral completion type.
@@ -35,6 +35,7 @@ mod posts;
 mod ring;
 mod siblings;
 mod sources;
+mod timer_heap;
 mod timers;
 mod tsan;
 mod udata_index;

@@ -24,6 +24,7 @@
 //! `Heap::sift_down`).
 
 use super::sources::IntMap;
+use super::timer_heap::{Entry, Heap, NOT_ARMED};
 use crate::errno::Errno;
 use crate::sys::clock::{now_ns, timespec_ns};
 use crate::timer_spec::{Clock, TimerType, When};
@@ -114,54 +115,12 @@ impl Deadline {
     }
 }
 
-/// A heap entry: two whole words, so that moving one (what sifting does)
-/// is two 8-byte stores that later 8-byte loads can forward from. With a
-/// `u32` slot and a `bool` beside the deadline it was stored in pieces, and
-/// reading it back soon after stalled (the store that perf showed hottest).
-#[derive(Clone, Copy)]
-struct Entry {
-    deadline: u64,
-    /// The source slot in the low 32 bits; bit 32: whether the timer
-    /// repeats (then its period is looked up when it fires; a one-shot
-    /// timer is popped without touching its source).
-    tag: u64,
-}
-
-const PERIODIC: u64 = 1 << 32;
-
-impl Entry {
-    fn new(deadline: u64, slot: u32, periodic: bool) -> Entry {
-        Entry {
-            deadline,
-            tag: u64::from(slot) | if periodic { PERIODIC } else { 0 },
-        }
-    }
-
-    fn slot(self) -> u32 {
-        self.tag as u32
-    }
-
-    fn periodic(self) -> bool {
-        self.tag & PERIODIC != 0
-    }
-}
-
-const NOT_ARMED: u32 = u32::MAX;
-
 /// Monotonic timers the heap has room for from the start (1 MiB of
 /// address space), and source slots `pos` has room for (256 KiB): both
 /// above malloc's mmap threshold, so committed only as used and moved,
 /// not copied, when they grow past it (see `Sources::new`).
 const RESERVED_TIMERS: usize = 1 << 16;
 const RESERVED_SLOTS: usize = 1 << 16;
-const ARITY: usize = 4;
-
-/// One clock's heap. `pos` is shared by the three heaps (a timer is in at
-/// most one), indexed by source slot.
-#[derive(Default)]
-struct Heap {
-    entries: Vec<Entry>,
-}
 
 /// A due timer: its slot, the expirations it reports, and whether it
 /// repeats (else it has left the heap: a one-shot timer is done).
@@ -205,7 +164,7 @@ impl Timers {
             ..Timers::default()
         };
         if let Some(h) = t.heaps.get_mut(Base::Monotonic.index()) {
-            h.entries = Vec::with_capacity(RESERVED_TIMERS);
+            *h = Heap::with_capacity(RESERVED_TIMERS);
         }
         t
     }
@@ -316,11 +275,7 @@ impl Timers {
             return;
         }
         for heap in &mut self.heaps {
-            if heap
-                .entries
-                .get(p as usize)
-                .is_some_and(|e| e.slot() == slot)
-            {
+            if heap.get(p as usize).is_some_and(|e| e.slot() == slot) {
                 heap.remove(&mut self.pos, p as usize);
                 return;
             }
@@ -352,13 +307,13 @@ impl Timers {
     pub fn earliest(&self, base: Base) -> Option<u64> {
         self.heaps
             .get(base.index())
-            .and_then(|h| h.entries.first())
+            .and_then(|h| h.first())
             .map(|e| e.deadline)
     }
 
     /// Whether any timer is armed.
     pub fn any_armed(&self) -> bool {
-        self.heaps.iter().any(|h| !h.entries.is_empty())
+        self.heaps.iter().any(|h| !h.is_empty())
     }
 
     /// Pops due timers into `out`, at most `max`; re-inserts periodic ones
@@ -368,12 +323,12 @@ impl Timers {
             let Some(heap) = self.heaps.get_mut(base.index()) else {
                 continue;
             };
-            if heap.entries.is_empty() || out.len() >= max {
+            if heap.is_empty() || out.len() >= max {
                 continue;
             }
             let now = now_ns(base.clockid());
             while out.len() < max {
-                let Some(top) = heap.entries.first().copied() else {
+                let Some(top) = heap.first() else {
                     break;
                 };
                 if top.deadline > now {
@@ -387,7 +342,8 @@ impl Timers {
                 match now.saturating_sub(top.deadline).checked_div(period) {
                     None => {
                         // A one-shot timer (period 0).
-                        heap.remove(&mut self.pos, 0);
+                        let root = heap.root();
+                        heap.remove(&mut self.pos, root);
                         out.push(Expired {
                             slot: top.slot(),
                             expirations: 1,
@@ -400,7 +356,8 @@ impl Timers {
                         let next = top
                             .deadline
                             .saturating_add(expirations.saturating_mul(period));
-                        heap.update(&mut self.pos, 0, next);
+                        let root = heap.root();
+                        heap.update(&mut self.pos, root, next);
                         out.push(Expired {
                             slot: top.slot(),
                             expirations,
@@ -494,161 +451,6 @@ fn base_of_relative(clock: Clock) -> Base {
     }
 }
 
-/// Heap index arithmetic. An index is below the entry count, itself below
-/// `isize::MAX / 16` (entries are 16 bytes) and below 2^32 (one entry per
-/// slot, slots are `u32`), so `4 * at + 4` cannot wrap and an index fits a
-/// `u32`: the plain (wrapping) operations are exact here, and cheaper than
-/// saturating ones on every level of every sift.
-fn first_child_of(at: usize) -> usize {
-    at.wrapping_mul(ARITY).wrapping_add(1)
-}
-
-/// The parent of `at`; only asked for `at` > 0 (the root has none).
-fn parent_of(at: usize) -> usize {
-    at.wrapping_sub(1) / ARITY
-}
-
-impl Heap {
-    fn set_periodic(&mut self, at: usize, periodic: bool) {
-        if let Some(e) = self.entries.get_mut(at) {
-            *e = Entry::new(e.deadline, e.slot(), periodic);
-        }
-    }
-
-    fn set(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
-        if let Some(e) = self.entries.get_mut(at) {
-            *e = entry;
-        }
-        if let Some(p) = pos.get_mut(entry.slot() as usize) {
-            // Heap positions are below the entry count, itself below
-            // 2^32 (slots are u32).
-            *p = at as u32;
-        }
-    }
-
-    fn push(&mut self, pos: &mut [u32], entry: Entry) -> Result<(), Errno> {
-        self.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        self.entries.push(entry);
-        let at = self.entries.len().saturating_sub(1);
-        self.sift_up(pos, at, entry);
-        Ok(())
-    }
-
-    fn update(&mut self, pos: &mut [u32], at: usize, deadline: u64) {
-        let Some(old) = self.entries.get(at).copied() else {
-            return;
-        };
-        let entry = Entry { deadline, ..old };
-        if deadline < old.deadline {
-            self.sift_up(pos, at, entry);
-        } else {
-            self.sift_down(pos, at, entry);
-        }
-    }
-
-    fn remove(&mut self, pos: &mut [u32], at: usize) {
-        let Some(gone) = self.entries.get(at).copied() else {
-            return;
-        };
-        if let Some(p) = pos.get_mut(gone.slot() as usize) {
-            *p = NOT_ARMED;
-        }
-        let Some(last) = self.entries.pop() else {
-            return;
-        };
-        if at < self.entries.len() {
-            if last.deadline < gone.deadline {
-                self.sift_up(pos, at, last);
-            } else {
-                self.sift_down(pos, at, last);
-            }
-        }
-    }
-
-    /// Places `entry` at `at` or above it.
-    fn sift_up(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
-        self.sift_up_to(pos, at, entry, 0);
-    }
-
-    /// Places `entry` at `at` or above it, but not above `top`.
-    fn sift_up_to(&mut self, pos: &mut [u32], mut at: usize, entry: Entry, top: usize) {
-        while at > top {
-            let parent = parent_of(at);
-            let Some(p) = self.entries.get(parent).copied() else {
-                break;
-            };
-            if p.deadline <= entry.deadline {
-                break;
-            }
-            self.set(pos, at, p);
-            at = parent;
-        }
-        self.set(pos, at, entry);
-    }
-
-    /// Places `entry` at `at` or below it. Bottom-up (Floyd): the hole at
-    /// `at` first moves down to a leaf, always to its smallest child, with
-    /// no comparison against `entry`; `entry` then moves up from there.
-    /// An entry that sifts down (a popped heap's last entry, a timer moved
-    /// later) nearly always belongs near the leaves, so this saves one of
-    /// the five comparisons per level and the branch that mispredicts.
-    fn sift_down(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
-        let entries = self.entries.as_mut_slice();
-        let len = entries.len();
-        if at >= len {
-            return;
-        }
-        let mut hole = at;
-        loop {
-            let first = first_child_of(hole);
-            let child_at = if first.wrapping_add(ARITY) <= len {
-                // Every node but the last parent has all four children:
-                // the smallest of four without a loop or a bounds check.
-                // SAFETY: `first + 3 < len`, so all four are elements.
-                let [a, b, c, d] = unsafe {
-                    [0, 1, 2, 3].map(|i| entries.get_unchecked(first.wrapping_add(i)).deadline)
-                };
-                let (i, x) = if b < a { (1, b) } else { (0, a) };
-                let (j, y) = if d < c { (3, d) } else { (2, c) };
-                first.wrapping_add(if y < x { j } else { i })
-            } else {
-                match entries.get(first..).and_then(smallest_of) {
-                    Some(k) => first.wrapping_add(k),
-                    None => break,
-                }
-            };
-            let Some(child) = entries.get(child_at).copied() else {
-                break;
-            };
-            // SAFETY: `hole` is an index of `entries`: `at` was checked
-            // against the length above, and every later `hole` was a
-            // child index just read through `get`.
-            unsafe { *entries.get_unchecked_mut(hole) = child };
-            if let Some(p) = pos.get_mut(child.slot() as usize) {
-                *p = hole as u32;
-            }
-            hole = child_at;
-        }
-        // `hole` is a leaf; `entry` moves up from it, but not above `at`.
-        self.sift_up_to(pos, hole, entry, at);
-    }
-}
-
-/// The index of the earliest of `children` (fewer than four: the last
-/// parent's), if any.
-fn smallest_of(children: &[Entry]) -> Option<usize> {
-    if children.is_empty() {
-        return None;
-    }
-    let mut best: Option<(usize, u64)> = None;
-    for (i, c) in children.iter().take(ARITY).enumerate() {
-        if best.map_or(true, |(_, d)| c.deadline < d) {
-            best = Some((i, c.deadline));
-        }
-    }
-    best.map(|(i, _)| i)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -660,12 +462,7 @@ mod tests {
 
     fn check_heap(t: &Timers) {
         for h in &t.heaps {
-            for (i, e) in h.entries.iter().enumerate() {
-                assert_eq!(t.pos[e.slot() as usize] as usize, i);
-                if i > 0 {
-                    assert!(h.entries[(i - 1) / ARITY].deadline <= e.deadline);
-                }
-            }
+            h.check(&t.pos);
         }
     }
 
@@ -695,10 +492,11 @@ mod tests {
         }
         check_heap(&t);
         let mut last = 0;
-        while let Some(top) = t.heaps[0].entries.first().copied() {
+        while let Some(top) = t.heaps[0].first() {
             assert!(top.deadline >= last);
             last = top.deadline;
-            t.heaps[0].remove(&mut t.pos, 0);
+            let root = t.heaps[0].root();
+            t.heaps[0].remove(&mut t.pos, root);
             check_heap(&t);
         }
     }
@@ -716,12 +514,13 @@ mod tests {
         )
         .unwrap();
         let now = now_ns(libc::CLOCK_MONOTONIC);
-        t.heaps[0].update(&mut t.pos, 0, now - 5_500_000);
+        let root = t.heaps[0].root();
+        t.heaps[0].update(&mut t.pos, root, now - 5_500_000);
         let mut out = Vec::new();
         t.pop_due(8, &mut out);
         assert_eq!(out.len(), 1);
         assert!(out[0].expirations >= 6, "{}", out[0].expirations);
-        assert!(t.heaps[0].entries[0].deadline > now);
+        assert!(t.heaps[0].first().unwrap().deadline > now);
     }
 
     #[test]
@@ -752,7 +551,7 @@ mod tests {
         let mut spec = TimerSpec::new(Clock::Monotonic, None);
         let when = When::new(i64::MAX, 999_999_999).unwrap();
         t.arm(0, &mut spec, TimerType::Sequential, when).unwrap();
-        assert_eq!(t.heaps[0].entries[0].deadline, u64::MAX);
+        assert_eq!(t.heaps[0].first().unwrap().deadline, u64::MAX);
         let mut out = Vec::new();
         t.pop_due(8, &mut out);
         assert!(out.is_empty());

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! One clock's timers: a 4-ary min-heap of (deadline, source slot)
+//! entries, with each timer's position kept in `pos` (indexed by source
+//! slot) so a timer can be re-armed or removed in place.
+//!
+//! Sifting down is bottom-up (see [`Heap::sift_down`]); the deadline sits
+//! beside the slot so sifting touches only the heap.
+
+use crate::errno::Errno;
+
+/// A heap entry: two whole words, so that moving one (what sifting does)
+/// is two 8-byte stores that later 8-byte loads can forward from. With a
+/// `u32` slot and a `bool` beside the deadline it was stored in pieces, and
+/// reading it back soon after stalled (the store that perf showed hottest).
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub deadline: u64,
+    /// The source slot in the low 32 bits; bit 32: whether the timer
+    /// repeats (then its period is looked up when it fires; a one-shot
+    /// timer is popped without touching its source).
+    tag: u64,
+}
+
+const PERIODIC: u64 = 1 << 32;
+
+impl Entry {
+    pub fn new(deadline: u64, slot: u32, periodic: bool) -> Entry {
+        Entry {
+            deadline,
+            tag: u64::from(slot) | if periodic { PERIODIC } else { 0 },
+        }
+    }
+
+    pub fn slot(self) -> u32 {
+        self.tag as u32
+    }
+
+    pub fn periodic(self) -> bool {
+        self.tag & PERIODIC != 0
+    }
+}
+
+/// `pos` value of a slot whose timer is in no heap.
+pub const NOT_ARMED: u32 = u32::MAX;
+
+#[derive(Default)]
+pub struct Heap {
+    entries: Vec<Entry>,
+}
+
+/// The index of the earliest entry.
+const ROOT: usize = 0;
+
+/// Heap index arithmetic. An index is below the entry count, itself below
+/// `isize::MAX / 16` (entries are 16 bytes) and below 2^32 (one entry per
+/// slot, slots are `u32`), so `4 * at + 4` cannot wrap and an index fits a
+/// `u32`: the plain (wrapping) operations are exact here, and cheaper than
+/// saturating ones on every level of every sift.
+fn first_child_of(at: usize) -> usize {
+    at.wrapping_mul(4).wrapping_add(1)
+}
+
+/// The parent of `at`; only asked for `at` > 0 (the root has none).
+fn parent_of(at: usize) -> usize {
+    at.wrapping_sub(1) / 4
+}
+
+impl Heap {
+    /// A heap with room for `n` entries reserved (address space only).
+    pub fn with_capacity(n: usize) -> Heap {
+        Heap {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
+    /// The index of the earliest entry.
+    pub fn root(&self) -> usize {
+        ROOT
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry at `at`, if `at` holds one.
+    pub fn get(&self, at: usize) -> Option<Entry> {
+        self.entries.get(at).copied()
+    }
+
+    /// The earliest entry.
+    pub fn first(&self) -> Option<Entry> {
+        self.entries.first().copied()
+    }
+
+    /// Stores `entry` at `at` and records its position.
+    fn set(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+        if let Some(e) = self.entries.get_mut(at) {
+            *e = entry;
+        }
+        if let Some(p) = pos.get_mut(entry.slot() as usize) {
+            // Positions are below the array's length, itself below 2^32.
+            *p = at as u32;
+        }
+    }
+
+    pub fn set_periodic(&mut self, at: usize, periodic: bool) {
+        if let Some(e) = self.entries.get_mut(at) {
+            *e = Entry::new(e.deadline, e.slot(), periodic);
+        }
+    }
+
+    pub fn push(&mut self, pos: &mut [u32], entry: Entry) -> Result<(), Errno> {
+        self.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        let at = self.entries.len();
+        self.entries.push(entry);
+        self.sift_up(pos, at, entry);
+        Ok(())
+    }
+
+    /// Moves the entry at `at` to `deadline`.
+    pub fn update(&mut self, pos: &mut [u32], at: usize, deadline: u64) {
+        let Some(old) = self.get(at) else {
+            return;
+        };
+        let entry = Entry { deadline, ..old };
+        if deadline < old.deadline {
+            self.sift_up(pos, at, entry);
+        } else {
+            self.sift_down(pos, at, entry);
+        }
+    }
+
+    pub fn remove(&mut self, pos: &mut [u32], at: usize) {
+        let Some(gone) = self.get(at) else {
+            return;
+        };
+        if let Some(p) = pos.get_mut(gone.slot() as usize) {
+            *p = NOT_ARMED;
+        }
+        let Some(last) = self.entries.pop() else {
+            return;
+        };
+        if at < self.entries.len() {
+            if last.deadline < gone.deadline {
+                self.sift_up(pos, at, last);
+            } else {
+                self.sift_down(pos, at, last);
+            }
+        }
+    }
+
+    /// Places `entry` at `at` or above it.
+    fn sift_up(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+        self.sift_up_to(pos, at, entry, ROOT);
+    }
+
+    /// Places `entry` at `at` or above it, but not above `top`.
+    fn sift_up_to(&mut self, pos: &mut [u32], mut at: usize, entry: Entry, top: usize) {
+        while at > top {
+            let parent = parent_of(at);
+            let Some(p) = self.entries.get(parent).copied() else {
+                break;
+            };
+            if p.deadline <= entry.deadline {
+                break;
+            }
+            self.set(pos, at, p);
+            at = parent;
+        }
+        self.set(pos, at, entry);
+    }
+
+    /// Places `entry` at `at` or below it. Bottom-up (Floyd): the hole at
+    /// `at` first moves down to a leaf, always to its smallest child, with
+    /// no comparison against `entry`; `entry` then moves up from there.
+    /// An entry that sifts down (a popped heap's last entry, a timer moved
+    /// later) nearly always belongs near the leaves, so this saves one of
+    /// the five comparisons per level and the branch that mispredicts.
+    fn sift_down(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+        if at >= self.entries.len() {
+            return;
+        }
+        let mut hole = at;
+        loop {
+            let first = first_child_of(hole);
+            let entries = self.entries.as_slice();
+            let child_at = if first.wrapping_add(4) <= entries.len() {
+                // Every node but the last parent has all four children, in
+                // one line: the smallest of four without a loop or a
+                // bounds check.
+                // SAFETY: `first + 3 < len`, so all four are elements.
+                let [a, b, c, d] = unsafe {
+                    [0, 1, 2, 3].map(|i| entries.get_unchecked(first.wrapping_add(i)).deadline)
+                };
+                let (i, x) = if b < a { (1, b) } else { (0, a) };
+                let (j, y) = if d < c { (3, d) } else { (2, c) };
+                first.wrapping_add(if y < x { j } else { i })
+            } else {
+                match entries.get(first..).and_then(smallest_of) {
+                    Some((k, _)) => first.wrapping_add(k),
+                    None => break,
+                }
+            };
+            let Some(child) = entries.get(child_at).copied() else {
+                break;
+            };
+            self.set(pos, hole, child);
+            hole = child_at;
+        }
+        // `hole` is a leaf; `entry` moves up from it, but not above `at`.
+        self.sift_up_to(pos, hole, entry, at);
+    }
+
+    /// Checks the heap order and that `pos` knows every entry's place.
+    #[cfg(test)]
+    #[allow(clippy::indexing_slicing)] // a test's assertions
+    pub fn check(&self, pos: &[u32]) {
+        for (at, e) in self.entries.iter().enumerate() {
+            assert_eq!(pos[e.slot() as usize] as usize, at);
+            if at > ROOT {
+                assert!(self.entries[parent_of(at)].deadline <= e.deadline);
+            }
+        }
+    }
+}
+
+/// The earliest of `children` (fewer than four: the last parent's) and
+/// its index among them, if any.
+fn smallest_of(children: &[Entry]) -> Option<(usize, Entry)> {
+    let mut best: Option<(usize, Entry)> = None;
+    for (i, c) in children.iter().take(4).enumerate() {
+        if best.map_or(true, |(_, b)| c.deadline < b.deadline) {
+            best = Some((i, *c));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )]
+    use super::*;
+
+    #[test]
+    fn children_find_their_parent() {
+        for at in 0..10_000 {
+            let first = first_child_of(at);
+            for c in first..first + 4 {
+                assert_eq!(parent_of(c), at);
+            }
+        }
+    }
+
+    #[test]
+    fn push_update_remove_keep_order() {
+        let mut h = Heap::default();
+        let mut pos = vec![NOT_ARMED; 3000];
+        let mut x: u64 = 99;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        for slot in 0..3000u32 {
+            h.push(&mut pos, Entry::new(next() % 5000, slot, false))
+                .unwrap();
+        }
+        h.check(&pos);
+        // Earlier and later moves, including to the extremes.
+        for slot in (0..3000u32).step_by(5) {
+            let d = match slot % 3 {
+                0 => 0,
+                1 => u64::MAX,
+                _ => next() % 5000,
+            };
+            let at = pos[slot as usize] as usize;
+            h.update(&mut pos, at, d);
+        }
+        h.check(&pos);
+        for slot in (0..3000u32).step_by(7) {
+            let at = pos[slot as usize] as usize;
+            h.remove(&mut pos, at);
+            assert_eq!(pos[slot as usize], NOT_ARMED);
+        }
+        h.check(&pos);
+        let mut last = 0;
+        while let Some(top) = h.first() {
+            assert!(top.deadline >= last);
+            last = top.deadline;
+            let root = h.root();
+            h.remove(&mut pos, root);
+            h.check(&pos);
+        }
+        assert!(h.is_empty());
+    }
+}
