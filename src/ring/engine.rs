@@ -241,11 +241,11 @@ impl Engine {
         let token = self.sources.insert(udata, SourceKind::Timer(spec))?;
         let slot = Sources::slot_of(token);
         let armed = match deadline {
-            Some(d) => self.timers.arm_new(slot, d),
+            Some(d) => self.timers.arm_new(&mut self.sources, slot, d),
             None => Ok(()),
         };
         if let Err(e) = armed.and_then(|_| self.sync_kernel_timers()) {
-            self.timers.disarm(slot);
+            self.timers.disarm(&mut self.sources, slot);
             self.sources.remove(token);
             return Err(e);
         }
@@ -253,11 +253,19 @@ impl Engine {
     }
 
     fn arm_timer(&mut self, token: Token, kind: TimerType, when: When) -> Result<(), Errno> {
+        let spec = match self.sources.get(token).map(|s| &s.kind) {
+            Some(SourceKind::Timer(spec)) => *spec,
+            _ => return Err(Errno::ENOENT),
+        };
         let slot = Sources::slot_of(token);
-        match self.sources.get_mut(token).map(|s| &mut s.kind) {
-            Some(SourceKind::Timer(spec)) => self.timers.arm(slot, spec, kind, when),
-            _ => Err(Errno::ENOENT),
+        let armed = self.timers.arm(&mut self.sources, slot, spec, kind, when)?;
+        if armed != spec {
+            // It moved to another clock's heap.
+            if let Some(SourceKind::Timer(s)) = self.sources.get_mut(token).map(|s| &mut s.kind) {
+                *s = armed;
+            }
         }
+        Ok(())
     }
 
     /// Re-arms every timer registered under `udata` (DESIGN §4).
@@ -325,6 +333,11 @@ impl Engine {
 
     /// Unregisters one source and stops its kernel request.
     fn remove_source(&mut self, token: Token) {
+        if let Some(SourceKind::Timer(_)) = self.sources.get(token).map(|s| &s.kind) {
+            // While the slot still holds the timer's heap position.
+            self.timers
+                .disarm(&mut self.sources, Sources::slot_of(token));
+        }
         let Some(source) = self.sources.remove(token) else {
             return;
         };
@@ -339,7 +352,7 @@ impl Engine {
                 }
                 self.refresh_sigmask();
             }
-            SourceKind::Timer(_) => self.timers.disarm(Sources::slot_of(token)),
+            SourceKind::Timer(_) => {}
             SourceKind::Futex => self.backend.cancel_futex(token),
         }
     }
@@ -521,7 +534,8 @@ impl Engine {
         }
         let mut expired = std::mem::take(&mut self.expired);
         expired.clear();
-        self.timers.pop_due(out.len(), &mut expired);
+        self.timers
+            .pop_due(&mut self.sources, out.len(), &mut expired);
         let mut n = 0;
         for e in &expired {
             let Some(token) = self.sources.token_of_slot(e.slot) else {

@@ -12,6 +12,7 @@
 
 use super::fd_reads::Reader;
 use super::siblings::{Siblings, NONE};
+use super::timer_heap::{Positions, NOT_ARMED};
 use super::timers::TimerSpec;
 use super::udata_index::UdataIndex;
 use crate::errno::Errno;
@@ -59,8 +60,12 @@ const RESERVED_SOURCES: usize = 1 << 16;
 
 struct Slot {
     generation: u32,
+    /// A free slot: the next free slot (`NONE`: the last). A timer's: its
+    /// position in its clock's heap (`NOT_ARMED`: none), kept here rather
+    /// than in an array beside the slab so that a timer costs no more
+    /// memory than its slot, heap entry and udata index entry.
+    link: u32,
     source: Option<Source>,
-    next_free: u32,
 }
 
 /// A hash for the integer keys of the ring's private tables (udatas, fds,
@@ -159,7 +164,8 @@ impl Sources {
         }
         // Nothing fails from here on.
         let slot = self.slots.get_mut(index as usize).ok_or(Errno::ENOMEM)?;
-        self.free = slot.next_free;
+        self.free = slot.link;
+        slot.link = NOT_ARMED;
         slot.source = Some(Source { udata, kind });
         let token = u64::from(slot.generation) << 32 | u64::from(index);
         match before {
@@ -193,8 +199,8 @@ impl Sources {
         self.slots.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         self.slots.push(Slot {
             generation: 1,
+            link: NONE,
             source: None,
-            next_free: NONE,
         });
         self.free = index;
         Ok(index)
@@ -246,7 +252,7 @@ impl Sources {
             0 => 1,
             g => g,
         };
-        slot.next_free = self.free;
+        slot.link = self.free;
         self.free = index;
         self.count = self.count.saturating_sub(1);
         match self.by_udata.get(source.udata) {
@@ -308,6 +314,30 @@ impl Sources {
     /// The source watching `fd`, if any.
     pub fn by_fd(&self, fd: RawFd) -> Option<Token> {
         self.by_fd.get(&fd).copied()
+    }
+}
+
+/// A timer's heap position lives in its slot (see `Slot::link`). Only an
+/// occupied slot has one: the engine takes a timer out of its heap before
+/// its slot is freed (a one-shot timer leaves the heap when it fires), so
+/// the heaps never name a free slot. `set_position` relies on that instead
+/// of checking it on every level of every sift (were it broken, a free
+/// slot's link would be overwritten: wrong, but every access stays
+/// checked).
+impl Positions for Sources {
+    #[inline]
+    fn position(&self, slot: u32) -> u32 {
+        match self.slots.get(slot as usize) {
+            Some(s) if s.source.is_some() => s.link,
+            _ => NOT_ARMED,
+        }
+    }
+
+    #[inline]
+    fn set_position(&mut self, slot: u32, at: u32) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.link = at;
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! One clock's timers: a 4-ary min-heap of (deadline, source slot)
-//! entries, with each timer's position kept in `pos` (indexed by source
-//! slot) so a timer can be re-armed or removed in place.
+//! entries. Each timer's position is kept where [`Positions`] says (the
+//! ring keeps it in the timer's source slot), so a timer can be re-armed or
+//! removed in place.
 //!
 //! Sifting down is bottom-up (see [`Heap::sift_down`]); the deadline sits
 //! beside the slot so sifting touches only the heap.
@@ -40,8 +41,27 @@ impl Entry {
     }
 }
 
-/// `pos` value of a slot whose timer is in no heap.
+/// The position of a slot whose timer is in no heap.
 pub const NOT_ARMED: u32 = u32::MAX;
+
+/// Where each timer's heap position is kept, by source slot.
+pub trait Positions {
+    /// The heap position of `slot`'s timer (`NOT_ARMED`: none).
+    fn position(&self, slot: u32) -> u32;
+    fn set_position(&mut self, slot: u32, at: u32);
+}
+
+#[cfg(test)]
+impl Positions for Vec<u32> {
+    fn position(&self, slot: u32) -> u32 {
+        self.get(slot as usize).copied().unwrap_or(NOT_ARMED)
+    }
+    fn set_position(&mut self, slot: u32, at: u32) {
+        if let Some(p) = self.get_mut(slot as usize) {
+            *p = at;
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct Heap {
@@ -93,14 +113,12 @@ impl Heap {
     }
 
     /// Stores `entry` at `at` and records its position.
-    fn set(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+    fn set(&mut self, pos: &mut impl Positions, at: usize, entry: Entry) {
         if let Some(e) = self.entries.get_mut(at) {
             *e = entry;
         }
-        if let Some(p) = pos.get_mut(entry.slot() as usize) {
-            // Positions are below the array's length, itself below 2^32.
-            *p = at as u32;
-        }
+        // Positions are below the entry count, itself below 2^32.
+        pos.set_position(entry.slot(), at as u32);
     }
 
     pub fn set_periodic(&mut self, at: usize, periodic: bool) {
@@ -109,7 +127,7 @@ impl Heap {
         }
     }
 
-    pub fn push(&mut self, pos: &mut [u32], entry: Entry) -> Result<(), Errno> {
+    pub fn push(&mut self, pos: &mut impl Positions, entry: Entry) -> Result<(), Errno> {
         self.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         let at = self.entries.len();
         self.entries.push(entry);
@@ -118,7 +136,7 @@ impl Heap {
     }
 
     /// Moves the entry at `at` to `deadline`.
-    pub fn update(&mut self, pos: &mut [u32], at: usize, deadline: u64) {
+    pub fn update(&mut self, pos: &mut impl Positions, at: usize, deadline: u64) {
         let Some(old) = self.get(at) else {
             return;
         };
@@ -130,13 +148,11 @@ impl Heap {
         }
     }
 
-    pub fn remove(&mut self, pos: &mut [u32], at: usize) {
+    pub fn remove(&mut self, pos: &mut impl Positions, at: usize) {
         let Some(gone) = self.get(at) else {
             return;
         };
-        if let Some(p) = pos.get_mut(gone.slot() as usize) {
-            *p = NOT_ARMED;
-        }
+        pos.set_position(gone.slot(), NOT_ARMED);
         let Some(last) = self.entries.pop() else {
             return;
         };
@@ -150,12 +166,12 @@ impl Heap {
     }
 
     /// Places `entry` at `at` or above it.
-    fn sift_up(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+    fn sift_up(&mut self, pos: &mut impl Positions, at: usize, entry: Entry) {
         self.sift_up_to(pos, at, entry, ROOT);
     }
 
     /// Places `entry` at `at` or above it, but not above `top`.
-    fn sift_up_to(&mut self, pos: &mut [u32], mut at: usize, entry: Entry, top: usize) {
+    fn sift_up_to(&mut self, pos: &mut impl Positions, mut at: usize, entry: Entry, top: usize) {
         while at > top {
             let parent = parent_of(at);
             let Some(p) = self.entries.get(parent).copied() else {
@@ -176,7 +192,7 @@ impl Heap {
     /// An entry that sifts down (a popped heap's last entry, a timer moved
     /// later) nearly always belongs near the leaves, so this saves one of
     /// the five comparisons per level and the branch that mispredicts.
-    fn sift_down(&mut self, pos: &mut [u32], at: usize, entry: Entry) {
+    fn sift_down(&mut self, pos: &mut impl Positions, at: usize, entry: Entry) {
         if at >= self.entries.len() {
             return;
         }
@@ -214,9 +230,9 @@ impl Heap {
     /// Checks the heap order and that `pos` knows every entry's place.
     #[cfg(test)]
     #[allow(clippy::indexing_slicing)] // a test's assertions
-    pub fn check(&self, pos: &[u32]) {
+    pub fn check(&self, pos: &impl Positions) {
         for (at, e) in self.entries.iter().enumerate() {
-            assert_eq!(pos[e.slot() as usize] as usize, at);
+            assert_eq!(pos.position(e.slot()) as usize, at);
             if at > ROOT {
                 assert!(self.entries[parent_of(at)].deadline <= e.deadline);
             }

@@ -24,7 +24,7 @@
 //! `Heap::sift_down`).
 
 use super::sources::IntMap;
-use super::timer_heap::{Entry, Heap, NOT_ARMED};
+use super::timer_heap::{Entry, Heap, Positions, NOT_ARMED};
 use crate::errno::Errno;
 use crate::sys::clock::{now_ns, timespec_ns};
 use crate::timer_spec::{Clock, TimerType, When};
@@ -55,7 +55,7 @@ impl Base {
 
 /// A timer source's settings (kept in its `Source`, two bytes; a
 /// repeating timer's period is kept by `Timers`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerSpec {
     /// The clock it was added with (re-arming keeps it).
     pub clock: Clock,
@@ -116,11 +116,9 @@ impl Deadline {
 }
 
 /// Monotonic timers the heap has room for from the start (1 MiB of
-/// address space), and source slots `pos` has room for (256 KiB): both
-/// above malloc's mmap threshold, so committed only as used and moved,
-/// not copied, when they grow past it (see `Sources::new`).
+/// address space, above malloc's mmap threshold, so committed only as used
+/// and moved, not copied, when it grows past it; see `Sources::new`).
 const RESERVED_TIMERS: usize = 1 << 16;
-const RESERVED_SLOTS: usize = 1 << 16;
 
 /// A due timer: its slot, the expirations it reports, and whether it
 /// repeats (else it has left the heap: a one-shot timer is done).
@@ -135,8 +133,6 @@ pub struct Timers {
     heaps: [Heap; 3],
     /// The period of each armed repeating timer, by source slot.
     periods: IntMap<u32, u64>,
-    /// Heap position of each source slot's timer (`NOT_ARMED`: none).
-    pos: Vec<u32>,
     /// Per clock: the deadline the kernel timer is set to, if armed.
     kernel_armed: [Option<u64>; 3],
     /// Per clock: the kernel timer fired (it must be set again, which also
@@ -159,61 +155,63 @@ impl Timers {
     /// twice, which in a fresh process cost more than the adds themselves
     /// (bench/EXPERIMENTS.md).
     pub fn new() -> Timers {
-        let mut t = Timers {
-            pos: Vec::with_capacity(RESERVED_SLOTS),
-            ..Timers::default()
-        };
+        let mut t = Timers::default();
         if let Some(h) = t.heaps.get_mut(Base::Monotonic.index()) {
             *h = Heap::with_capacity(RESERVED_TIMERS);
         }
         t
     }
 
-    /// Arms (or re-arms in place) the timer of source slot `slot` as
-    /// `kind`/`when`; `when` zero disarms it. Updates `spec`.
+    /// Arms (or re-arms in place) the timer of source slot `slot`, whose
+    /// settings are `spec`, as `kind`/`when`; `when` zero disarms it.
+    /// Returns its new settings.
     pub fn arm(
         &mut self,
+        pos: &mut impl Positions,
         slot: u32,
-        spec: &mut TimerSpec,
+        mut spec: TimerSpec,
         kind: TimerType,
         when: When,
-    ) -> Result<(), Errno> {
+    ) -> Result<TimerSpec, Errno> {
         let Some(d) = Deadline::of(spec.clock, kind, when) else {
-            self.disarm(slot);
-            return Ok(());
+            self.disarm(pos, slot);
+            return Ok(spec);
         };
-        self.reserve_slot(slot)?;
         if d.period != 0 {
             self.periods.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         }
         if spec.base != d.base {
-            self.disarm(slot);
+            self.disarm(pos, slot);
         }
         spec.base = d.base;
         let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
-        match self.pos.get(slot as usize).copied() {
-            Some(p) if p != NOT_ARMED => {
+        match pos.position(slot) {
+            NOT_ARMED => heap.push(pos, Entry::new(d.at, slot, d.period != 0))?,
+            p => {
                 heap.set_periodic(p as usize, d.period != 0);
-                heap.update(&mut self.pos, p as usize, d.at);
+                heap.update(pos, p as usize, d.at);
             }
-            _ => heap.push(&mut self.pos, Entry::new(d.at, slot, d.period != 0))?,
         }
         self.keep_period(slot, d.period);
         self.note_deadline(d.base, d.at);
-        Ok(())
+        Ok(spec)
     }
 
     /// Arms the timer of a new source (`slot` has none armed): `arm`
     /// without its checks for a timer already armed, which is what adding
     /// a timer costs.
     #[inline]
-    pub fn arm_new(&mut self, slot: u32, d: Deadline) -> Result<(), Errno> {
-        self.reserve_slot(slot)?;
+    pub fn arm_new(
+        &mut self,
+        pos: &mut impl Positions,
+        slot: u32,
+        d: Deadline,
+    ) -> Result<(), Errno> {
         if d.period != 0 {
             self.periods.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         }
         let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
-        heap.push(&mut self.pos, Entry::new(d.at, slot, d.period != 0))?;
+        heap.push(pos, Entry::new(d.at, slot, d.period != 0))?;
         if d.period != 0 {
             self.periods.insert(slot, d.period);
         }
@@ -240,43 +238,18 @@ impl Timers {
         }
     }
 
-    #[inline]
-    fn reserve_slot(&mut self, slot: u32) -> Result<(), Errno> {
-        if (slot as usize) < self.pos.len() {
-            return Ok(());
-        }
-        self.grow_pos(slot)
-    }
-
-    #[cold]
-    fn grow_pos(&mut self, slot: u32) -> Result<(), Errno> {
-        let need = (slot as usize).saturating_add(1);
-        if self.pos.len() < need {
-            // Grown by doubling, not one entry per new slot (a call into
-            // memset per add cost more than the heap push).
-            let len = need.max(self.pos.len().saturating_mul(2)).max(64);
-            self.pos
-                .try_reserve(len.saturating_sub(self.pos.len()))
-                .map_err(|_| Errno::ENOMEM)?;
-            self.pos.resize(len, NOT_ARMED);
-        }
-        Ok(())
-    }
-
     /// Takes the timer of `slot` out of its heap (it stays registered).
-    pub fn disarm(&mut self, slot: u32) {
+    pub fn disarm(&mut self, pos: &mut impl Positions, slot: u32) {
         if !self.periods.is_empty() {
             self.periods.remove(&slot);
         }
-        let Some(p) = self.pos.get(slot as usize).copied() else {
-            return;
-        };
+        let p = pos.position(slot);
         if p == NOT_ARMED {
             return;
         }
         for heap in &mut self.heaps {
             if heap.get(p as usize).is_some_and(|e| e.slot() == slot) {
-                heap.remove(&mut self.pos, p as usize);
+                heap.remove(pos, p as usize);
                 return;
             }
         }
@@ -318,7 +291,7 @@ impl Timers {
 
     /// Pops due timers into `out`, at most `max`; re-inserts periodic ones
     /// at their next deadline. Reads each clock that has armed timers once.
-    pub fn pop_due(&mut self, max: usize, out: &mut Vec<Expired>) {
+    pub fn pop_due(&mut self, pos: &mut impl Positions, max: usize, out: &mut Vec<Expired>) {
         for base in BASES {
             let Some(heap) = self.heaps.get_mut(base.index()) else {
                 continue;
@@ -343,7 +316,7 @@ impl Timers {
                     None => {
                         // A one-shot timer (period 0).
                         let root = heap.root();
-                        heap.remove(&mut self.pos, root);
+                        heap.remove(pos, root);
                         out.push(Expired {
                             slot: top.slot(),
                             expirations: 1,
@@ -357,7 +330,7 @@ impl Timers {
                             .deadline
                             .saturating_add(expirations.saturating_mul(period));
                         let root = heap.root();
-                        heap.update(&mut self.pos, root, next);
+                        heap.update(pos, root, next);
                         out.push(Expired {
                             slot: top.slot(),
                             expirations,
@@ -460,15 +433,21 @@ mod tests {
     )]
     use super::*;
 
-    fn check_heap(t: &Timers) {
+    fn check_heap(t: &Timers, pos: &Vec<u32>) {
         for h in &t.heaps {
-            h.check(&t.pos);
+            h.check(pos);
         }
+    }
+
+    /// Heap positions for slots 0 to 999.
+    fn positions() -> Vec<u32> {
+        vec![NOT_ARMED; 1000]
     }
 
     #[test]
     fn heap_order_with_updates_and_removals() {
         let mut t = Timers::new();
+        let mut pos = positions();
         let mut specs: Vec<TimerSpec> = (0..500)
             .map(|_| TimerSpec::new(Clock::Monotonic, None))
             .collect();
@@ -478,46 +457,52 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let when = When::new(1_000_000 + (x >> 40) as i64 % 1000, 0).unwrap();
-            t.arm(slot as u32, spec, TimerType::Absolute, when).unwrap();
-        }
-        check_heap(&t);
-        for slot in (0..500).step_by(3) {
-            let when = When::new(2_000_000 - slot as i64, 0).unwrap();
-            t.arm(slot, &mut specs[slot as usize], TimerType::Absolute, when)
+            *spec = t
+                .arm(&mut pos, slot as u32, *spec, TimerType::Absolute, when)
                 .unwrap();
         }
-        check_heap(&t);
-        for slot in (1..500).step_by(7) {
-            t.disarm(slot);
+        check_heap(&t, &pos);
+        for slot in (0..500).step_by(3) {
+            let when = When::new(2_000_000 - slot as i64, 0).unwrap();
+            let spec = specs[slot as usize];
+            specs[slot as usize] = t
+                .arm(&mut pos, slot, spec, TimerType::Absolute, when)
+                .unwrap();
         }
-        check_heap(&t);
+        check_heap(&t, &pos);
+        for slot in (1..500).step_by(7) {
+            t.disarm(&mut pos, slot);
+        }
+        check_heap(&t, &pos);
         let mut last = 0;
         while let Some(top) = t.heaps[0].first() {
             assert!(top.deadline >= last);
             last = top.deadline;
             let root = t.heaps[0].root();
-            t.heaps[0].remove(&mut t.pos, root);
-            check_heap(&t);
+            t.heaps[0].remove(&mut pos, root);
+            check_heap(&t, &pos);
         }
     }
 
     #[test]
     fn periodic_counts_missed_periods() {
         let mut t = Timers::new();
-        let mut spec = TimerSpec::new(Clock::Monotonic, None);
+        let mut pos = positions();
+        let spec = TimerSpec::new(Clock::Monotonic, None);
         // 1 ms period, armed as if 5.5 periods ago.
         t.arm(
+            &mut pos,
             0,
-            &mut spec,
+            spec,
             TimerType::Sequential,
             When::new(0, 1_000_000).unwrap(),
         )
         .unwrap();
         let now = now_ns(libc::CLOCK_MONOTONIC);
         let root = t.heaps[0].root();
-        t.heaps[0].update(&mut t.pos, root, now - 5_500_000);
+        t.heaps[0].update(&mut pos, root, now - 5_500_000);
         let mut out = Vec::new();
-        t.pop_due(8, &mut out);
+        t.pop_due(&mut pos, 8, &mut out);
         assert_eq!(out.len(), 1);
         assert!(out[0].expirations >= 6, "{}", out[0].expirations);
         assert!(t.heaps[0].first().unwrap().deadline > now);
@@ -526,34 +511,32 @@ mod tests {
     #[test]
     fn realtime_relative_runs_on_monotonic() {
         let mut t = Timers::new();
-        let mut rel = TimerSpec::new(Clock::Realtime, None);
-        t.arm(0, &mut rel, TimerType::Relative, When::new(5, 0).unwrap())
-            .unwrap();
+        let mut pos = positions();
+        let five = When::new(5, 0).unwrap();
+        let rel = TimerSpec::new(Clock::Realtime, None);
+        let rel = t.arm(&mut pos, 0, rel, TimerType::Relative, five).unwrap();
         assert_eq!(rel.base, Base::Monotonic);
-        let mut abs = TimerSpec::new(Clock::Realtime, None);
-        t.arm(1, &mut abs, TimerType::Absolute, When::new(5, 0).unwrap())
-            .unwrap();
+        let abs = TimerSpec::new(Clock::Realtime, None);
+        let abs = t.arm(&mut pos, 1, abs, TimerType::Absolute, five).unwrap();
         assert_eq!(abs.base, Base::Realtime);
-        let mut boot = TimerSpec::new(Clock::Boottime, None);
-        t.arm(
-            2,
-            &mut boot,
-            TimerType::Sequential,
-            When::new(5, 0).unwrap(),
-        )
-        .unwrap();
+        let boot = TimerSpec::new(Clock::Boottime, None);
+        let boot = t
+            .arm(&mut pos, 2, boot, TimerType::Sequential, five)
+            .unwrap();
         assert_eq!(boot.base, Base::Boottime);
     }
 
     #[test]
     fn extreme_when_saturates() {
         let mut t = Timers::new();
-        let mut spec = TimerSpec::new(Clock::Monotonic, None);
+        let mut pos = positions();
+        let spec = TimerSpec::new(Clock::Monotonic, None);
         let when = When::new(i64::MAX, 999_999_999).unwrap();
-        t.arm(0, &mut spec, TimerType::Sequential, when).unwrap();
+        t.arm(&mut pos, 0, spec, TimerType::Sequential, when)
+            .unwrap();
         assert_eq!(t.heaps[0].first().unwrap().deadline, u64::MAX);
         let mut out = Vec::new();
-        t.pop_due(8, &mut out);
+        t.pop_due(&mut pos, 8, &mut out);
         assert!(out.is_empty());
     }
 }
