@@ -145,6 +145,7 @@ impl Sources {
 
     /// Registers a source; returns its token. `ENOMEM` past 2^31 - 1
     /// sources.
+    #[inline]
     pub fn insert(&mut self, udata: u64, kind: SourceKind) -> Result<Token, Errno> {
         let fd = match kind {
             SourceKind::Fd { fd, .. } => Some(fd),

@@ -127,6 +127,7 @@ impl Heap {
         }
     }
 
+    #[inline]
     pub fn push(&mut self, pos: &mut impl Positions, entry: Entry) -> Result<(), Errno> {
         self.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         let at = self.entries.len();
@@ -199,7 +200,7 @@ impl Heap {
         let mut hole = at;
         loop {
             let first = first_child_of(hole);
-            let entries = self.entries.as_slice();
+            let entries = self.entries.as_mut_slice();
             let child_at = if first.wrapping_add(4) <= entries.len() {
                 // Every node but the last parent has all four children, in
                 // one line: the smallest of four without a loop or a
@@ -217,10 +218,15 @@ impl Heap {
                     None => break,
                 }
             };
-            let Some(child) = entries.get(child_at).copied() else {
-                break;
-            };
-            self.set(pos, hole, child);
+            // SAFETY: `child_at` is below the length (four children:
+            // `first + 3 < len`; fewer: `smallest_of` found it among
+            // `entries[first..]`), and `hole` too: `at` was checked against
+            // the length above and every later `hole` was a `child_at`.
+            let child = unsafe { *entries.get_unchecked(child_at) };
+            // SAFETY: as above.
+            unsafe { *entries.get_unchecked_mut(hole) = child };
+            // Positions are below the entry count, itself below 2^32.
+            pos.set_position(child.slot(), hole as u32);
             hole = child_at;
         }
         // `hole` is a leaf; `entry` moves up from it, but not above `at`.
