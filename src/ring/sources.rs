@@ -207,6 +207,7 @@ impl Sources {
         Ok(index)
     }
 
+    #[inline]
     fn token_at(&self, index: u32) -> Option<Token> {
         let slot = self.slots.get(index as usize)?;
         slot.source
@@ -298,6 +299,7 @@ impl Sources {
 
     /// The token of the one source registered with `udata`, if exactly
     /// one is.
+    #[inline]
     pub fn sole_token_of(&self, udata: u64) -> Option<Token> {
         let entry = self.by_udata.get(udata)?;
         if entry & SHARED != 0 {

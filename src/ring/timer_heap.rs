@@ -137,6 +137,7 @@ impl Heap {
     }
 
     /// Moves the entry at `at` to `deadline`.
+    #[inline]
     pub fn update(&mut self, pos: &mut impl Positions, at: usize, deadline: u64) {
         let Some(old) = self.get(at) else {
             return;

@@ -165,6 +165,7 @@ impl Timers {
     /// Arms (or re-arms in place) the timer of source slot `slot`, whose
     /// settings are `spec`, as `kind`/`when`; `when` zero disarms it.
     /// Returns its new settings.
+    #[inline]
     pub fn arm(
         &mut self,
         pos: &mut impl Positions,
