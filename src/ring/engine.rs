@@ -260,7 +260,8 @@ impl Engine {
         let slot = Sources::slot_of(token);
         let armed = self.timers.arm(&mut self.sources, slot, spec, kind, when)?;
         if armed != spec {
-            // It moved to another clock's heap.
+            // Postponed (moved later in place), or moved to another
+            // clock's heap.
             if let Some(SourceKind::Timer(s)) = self.sources.get_mut(token).map(|s| &mut s.kind) {
                 *s = armed;
             }

@@ -13,7 +13,7 @@
 use super::fd_reads::Reader;
 use super::siblings::{Siblings, NONE};
 use super::timer_heap::{Positions, NOT_ARMED};
-use super::timers::TimerSpec;
+use super::timers::{TimerSlots, TimerSpec};
 use super::udata_index::UdataIndex;
 use crate::errno::Errno;
 use std::collections::HashMap;
@@ -190,6 +190,10 @@ impl Sources {
         Ok(token)
     }
 
+    fn source_at(&self, index: u32) -> Option<&Source> {
+        self.slots.get(index as usize)?.source.as_ref()
+    }
+
     /// Appends a slot to the slab and to the free list; returns its index.
     #[cold]
     fn new_free_slot(&mut self) -> Result<u32, Errno> {
@@ -340,6 +344,26 @@ impl Positions for Sources {
     fn set_position(&mut self, slot: u32, at: u32) {
         if let Some(s) = self.slots.get_mut(slot as usize) {
             s.link = at;
+        }
+    }
+}
+
+impl TimerSlots for Sources {
+    fn postponement(&self, slot: u32) -> u64 {
+        match self.source_at(slot).map(|s| &s.kind) {
+            Some(SourceKind::Timer(spec)) => spec.postponement(),
+            _ => 0,
+        }
+    }
+
+    fn set_postponement(&mut self, slot: u32, lag: u64) {
+        let kind = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.source.as_mut())
+            .map(|s| &mut s.kind);
+        if let Some(SourceKind::Timer(spec)) = kind {
+            spec.postpone(lag);
         }
     }
 }

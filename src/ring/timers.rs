@@ -53,15 +53,24 @@ impl Base {
     }
 }
 
-/// A timer source's settings (kept in its `Source`, two bytes; a
-/// repeating timer's period is kept by `Timers`).
+/// A timer source's settings, kept in its `Source` (seven bytes, so the
+/// source slot stays 24 bytes; a repeating timer's period is kept by
+/// `Timers`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerSpec {
     /// The clock it was added with (re-arming keeps it).
     pub clock: Clock,
     /// Where its current deadline lives.
     base: Base,
+    /// How much later than its heap entry says the timer is really due, in
+    /// nanoseconds, little-endian (see [`Timers::arm`]: moving a timer
+    /// later leaves its entry in place).
+    postponed: [u8; 5],
 }
+
+/// The most a timer's deadline may lie past its heap entry's (2^40 - 1 ns,
+/// about 18 minutes): a timer moved later by more is moved in the heap.
+const MAX_POSTPONEMENT: u64 = (1 << 40) - 1;
 
 impl TimerSpec {
     /// The settings of a new timer on `clock` armed at `d` (`None`:
@@ -70,8 +79,28 @@ impl TimerSpec {
         TimerSpec {
             clock,
             base: d.map_or(Base::Monotonic, |d| d.base),
+            postponed: [0; 5],
         }
     }
+
+    pub fn postponement(&self) -> u64 {
+        let [a, b, c, d, e] = self.postponed;
+        u64::from_le_bytes([a, b, c, d, e, 0, 0, 0])
+    }
+
+    /// `lag` must be at most `MAX_POSTPONEMENT`.
+    pub fn postpone(&mut self, lag: u64) {
+        let [a, b, c, d, e, ..] = lag.min(MAX_POSTPONEMENT).to_le_bytes();
+        self.postponed = [a, b, c, d, e];
+    }
+}
+
+/// Where the ring keeps each timer's per-slot state: its heap position and
+/// its postponement (both in its source slot).
+pub trait TimerSlots: Positions {
+    /// How much later than its heap entry `slot`'s timer is due.
+    fn postponement(&self, slot: u32) -> u64;
+    fn set_postponement(&mut self, slot: u32, lag: u64);
 }
 
 /// Where and when a timer is due: computed from the caller's arguments
@@ -168,7 +197,7 @@ impl Timers {
     #[inline]
     pub fn arm(
         &mut self,
-        pos: &mut impl Positions,
+        pos: &mut impl TimerSlots,
         slot: u32,
         mut spec: TimerSpec,
         kind: TimerType,
@@ -176,6 +205,7 @@ impl Timers {
     ) -> Result<TimerSpec, Errno> {
         let Some(d) = Deadline::of(spec.clock, kind, when) else {
             self.disarm(pos, slot);
+            spec.postpone(0);
             return Ok(spec);
         };
         if d.period != 0 {
@@ -187,10 +217,26 @@ impl Timers {
         spec.base = d.base;
         let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
         match pos.position(slot) {
-            NOT_ARMED => heap.push(pos, Entry::new(d.at, slot, d.period != 0))?,
+            NOT_ARMED => {
+                heap.push(pos, Entry::new(d.at, slot, d.period != 0))?;
+                spec.postpone(0);
+            }
             p => {
                 heap.set_periodic(p as usize, d.period != 0);
-                heap.update(pos, p as usize, d.at);
+                let key = heap.get(p as usize).map_or(u64::MAX, |e| e.deadline);
+                match d.at.checked_sub(key) {
+                    // Later (the idle-timeout idiom): the entry stays where
+                    // it is and the timer remembers by how much it moved.
+                    // When the entry comes due, `pop_due` moves it to the
+                    // real deadline: one move however often the timer was
+                    // pushed back meanwhile, and none for a timer re-armed
+                    // or removed before its old deadline.
+                    Some(lag) if lag <= MAX_POSTPONEMENT => spec.postpone(lag),
+                    _ => {
+                        heap.update(pos, p as usize, d.at);
+                        spec.postpone(0);
+                    }
+                }
             }
         }
         self.keep_period(slot, d.period);
@@ -277,7 +323,10 @@ impl Timers {
         }
     }
 
-    /// The earliest deadline on `base`, if any timer is armed there.
+    /// The earliest deadline on `base`, if any timer is armed there. It may
+    /// be earlier than any timer is really due: a timer moved later keeps
+    /// its heap entry until that comes due (see `arm`). Waking up for it,
+    /// the ring finds nothing to deliver and moves the entry on.
     pub fn earliest(&self, base: Base) -> Option<u64> {
         self.heaps
             .get(base.index())
@@ -292,7 +341,7 @@ impl Timers {
 
     /// Pops due timers into `out`, at most `max`; re-inserts periodic ones
     /// at their next deadline. Reads each clock that has armed timers once.
-    pub fn pop_due(&mut self, pos: &mut impl Positions, max: usize, out: &mut Vec<Expired>) {
+    pub fn pop_due(&mut self, pos: &mut impl TimerSlots, max: usize, out: &mut Vec<Expired>) {
         for base in BASES {
             let Some(heap) = self.heaps.get_mut(base.index()) else {
                 continue;
@@ -307,6 +356,14 @@ impl Timers {
                 };
                 if top.deadline > now {
                     break;
+                }
+                let lag = pos.postponement(top.slot());
+                if lag != 0 {
+                    // Moved later while in the heap: due only now.
+                    pos.set_postponement(top.slot(), 0);
+                    let root = heap.root();
+                    heap.update(pos, root, top.deadline.saturating_add(lag));
+                    continue;
                 }
                 let period = if top.periodic() {
                     self.periods.get(&top.slot()).copied().unwrap_or(0)
@@ -443,6 +500,98 @@ mod tests {
     /// Heap positions for slots 0 to 999.
     fn positions() -> Vec<u32> {
         vec![NOT_ARMED; 1000]
+    }
+
+    /// Tests that move no timer later in time keep positions only.
+    impl TimerSlots for Vec<u32> {
+        fn postponement(&self, _: u32) -> u64 {
+            0
+        }
+        fn set_postponement(&mut self, _: u32, _: u64) {}
+    }
+
+    /// Positions and timer settings per slot, as `Sources` keeps them.
+    struct Slots {
+        pos: Vec<u32>,
+        specs: Vec<TimerSpec>,
+    }
+
+    impl Positions for Slots {
+        fn position(&self, slot: u32) -> u32 {
+            self.pos.position(slot)
+        }
+        fn set_position(&mut self, slot: u32, at: u32) {
+            self.pos.set_position(slot, at);
+        }
+    }
+
+    impl TimerSlots for Slots {
+        fn postponement(&self, slot: u32) -> u64 {
+            self.specs[slot as usize].postponement()
+        }
+        fn set_postponement(&mut self, slot: u32, lag: u64) {
+            self.specs[slot as usize].postpone(lag);
+        }
+    }
+
+    fn abs(ns: u64) -> When {
+        When::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64).unwrap()
+    }
+
+    /// Arms slot 0 at `ns`, keeping its settings as the engine does.
+    fn arm_at(t: &mut Timers, slots: &mut Slots, ns: u64) {
+        let spec = slots.specs[0];
+        slots.specs[0] = t.arm(slots, 0, spec, TimerType::Absolute, abs(ns)).unwrap();
+    }
+
+    #[test]
+    fn later_moves_wait_in_place() {
+        const S: u64 = 1_000_000_000;
+        let mut t = Timers::new();
+        let mut slots = Slots {
+            pos: positions(),
+            specs: vec![TimerSpec::new(Clock::Monotonic, None)],
+        };
+        let now = now_ns(libc::CLOCK_MONOTONIC);
+        arm_at(&mut t, &mut slots, now + S);
+        // Moved 10 s later: the entry stays, the timer remembers by how
+        // much.
+        arm_at(&mut t, &mut slots, now + 11 * S);
+        assert_eq!(t.earliest(Base::Monotonic), Some(now + S));
+        assert_eq!(slots.specs[0].postponement(), 10 * S);
+        // Its entry comes due (as if that second had passed): nothing
+        // fires, the entry moves on by the postponement.
+        let root = t.heaps[0].root();
+        t.heaps[0].update(&mut slots, root, now - 1);
+        let mut out = Vec::new();
+        t.pop_due(&mut slots, 8, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(t.earliest(Base::Monotonic), Some(now - 1 + 10 * S));
+        assert_eq!(slots.specs[0].postponement(), 0);
+        // Earlier than its entry: moved in the heap at once.
+        arm_at(&mut t, &mut slots, now + 2 * S);
+        assert_eq!(t.earliest(Base::Monotonic), Some(now + 2 * S));
+        assert_eq!(slots.specs[0].postponement(), 0);
+        // Later by more than a postponement can say: moved in the heap.
+        let far = now + 2 * S + MAX_POSTPONEMENT + 1;
+        arm_at(&mut t, &mut slots, far);
+        assert_eq!(t.earliest(Base::Monotonic), Some(far));
+        assert_eq!(slots.specs[0].postponement(), 0);
+        // Postponed, then disarmed: nothing is left of the postponement.
+        arm_at(&mut t, &mut slots, far + S);
+        assert_eq!(slots.specs[0].postponement(), S);
+        let spec = slots.specs[0];
+        slots.specs[0] = t
+            .arm(
+                &mut slots,
+                0,
+                spec,
+                TimerType::Absolute,
+                When::new(0, 0).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(slots.specs[0].postponement(), 0);
+        assert_eq!(t.earliest(Base::Monotonic), None);
     }
 
     #[test]

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* The idle-timeout idiom: a timer pushed back again and again with
+ * evfd_ring_rearm_timer before it fires. The ring leaves a timer moved
+ * later where it is in its heap and moves it once its old deadline comes
+ * (evfd_ring(3)); whatever it does inside, the timer must fire exactly
+ * once, never before the last deadline it was given, and a peek after an
+ * old deadline must deliver nothing. Also with evfd_ring_fd asked for (the
+ * kernel timer then follows the heap: it may wake the caller at an old
+ * deadline, with nothing to deliver), and for a timer pushed back, then
+ * pulled earlier than its old deadline. */
+/* evfd-test: backends */
+#define _GNU_SOURCE
+#include "ring_util.h"
+#include <poll.h>
+
+#define MS 1000000LL
+
+static int64_t mono_ns(void) {
+    struct timespec t;
+    CHECK_EQ(clock_gettime(CLOCK_MONOTONIC, &t), 0);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec t = {0, ms * MS};
+    while (nanosleep(&t, &t) != 0)
+        CHECK_EQ(errno, EINTR);
+}
+
+/* Pushes timer `udata` back by 50 ms every 10 ms for 200 ms (four times
+ * its timeout), checking that nothing fires meanwhile; then waits for it
+ * and checks it fires once, at least 50 ms after the last push. With
+ * `fd` >= 0 the wait is a poll on the ring's descriptor. */
+static void push_back(struct evfd_ring *r, uint64_t udata, int fd) {
+    struct timespec timeout = {0, 50 * MS};
+    struct evfd_event ev[4];
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &timeout, udata), 0);
+    int64_t pushed = 0;
+    for (int i = 0; i < 20; i++) {
+        sleep_ms(10);
+        CHECK_EQ(evfd_ring_peek(r, ev, 4), 0);
+        pushed = mono_ns();
+        CHECK_EQ(evfd_ring_rearm_timer(r, udata, EVFD_TIMER_REL, &timeout), 0);
+    }
+    int n = 0;
+    while (n == 0) {
+        if (fd >= 0)
+            CHECK(poll_in(fd, 20000));
+        n = fd >= 0 ? evfd_ring_peek(r, ev, 4) : wait_events(r, ev, 4);
+        CHECK(n >= 0);
+    }
+    CHECK(mono_ns() >= pushed + 50 * MS);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(ev[0].kind, EVFD_KIND_TIMER);
+    CHECK_EQ(ev[0].udata, udata);
+    CHECK_EQ(ev[0].value, 1);
+    expect_quiet(r, 100);
+    /* A one-shot timer is gone once delivered. */
+    CHECK_ERR(evfd_ring_rearm_timer(r, udata, EVFD_TIMER_REL, &timeout), ENOENT);
+}
+
+int main(void) {
+    int before = count_fds();
+    struct evfd_ring *r = new_ring(0);
+
+    push_back(r, 1, -1);
+
+    /* Pushed back (from 5 s to 10 s), then pulled in to 30 ms: fires at
+     * 30 ms, not at either of the other deadlines. */
+    struct timespec five = {5, 0}, ten = {10, 0}, soon = {0, 30 * MS};
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &five, 2), 0);
+    CHECK_EQ(evfd_ring_rearm_timer(r, 2, EVFD_TIMER_REL, &ten), 0);
+    int64_t pulled = mono_ns();
+    CHECK_EQ(evfd_ring_rearm_timer(r, 2, EVFD_TIMER_REL, &soon), 0);
+    struct evfd_event ev;
+    CHECK_EQ(wait_events(r, &ev, 1), 1);
+    CHECK_EQ(ev.udata, 2);
+    int64_t took = mono_ns() - pulled;
+    CHECK(took >= 30 * MS && took < 4000 * MS);
+
+    /* The same pushing back, watched through the ring's descriptor. */
+    int fd = evfd_ring_fd(r);
+    CHECK(fd >= 0);
+    push_back(r, 3, fd);
+
+    evfd_ring_free(r);
+    CHECK_NO_LEAK(before);
+    return 0;
+}
