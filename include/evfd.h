@@ -311,7 +311,10 @@ int evfd_ring_add_timer(struct evfd_ring *ring,
  `timertype` and `when` on the clock it was added with (as
  `evfd_timerfd(ufd, ...)` re-arms a timerfd); a zero `when` disarms it:
  it stays registered and fires no more until re-armed. Expirations not
- yet delivered are discarded. Costs about as much as adding a timer.
+ yet delivered are discarded. Moving a timer later (the idle-timeout
+ idiom) costs O(1): the ring moves it in its heap only when its old
+ deadline comes, once however often it was pushed back. Moving it earlier
+ costs about as much as adding a timer.
 
  Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
  if `timertype` is not `EVFD_TIMER_REL`, `EVFD_TIMER_ABS` or
@@ -420,7 +423,9 @@ int evfd_ring_wait(struct evfd_ring *ring,
  nests in any poll/epoll loop. Owned by the ring: do not close it, read
  it or write it. After it polls readable, call `evfd_ring_peek` until it
  returns 0 before polling again (queued re-arms are handed to the kernel
- then).
+ then). It may poll readable with nothing to deliver (the kernel timer
+ is left at the old deadline of a timer removed or moved later); that
+ `evfd_ring_peek` returns 0.
 
  Returns the descriptor, or -1 with `errno` set: `EFAULT` if `ring` is
  NULL; `EINVAL` in a child after `fork()`.
