@@ -143,7 +143,7 @@ impl Sources {
         self.count
     }
 
-    /// Registers a source; returns its token. `ENOMEM` past 2^31 - 1
+    /// Registers a source; returns its token. `ENOMEM` past 2^31 - 2
     /// sources.
     #[inline]
     pub fn insert(&mut self, udata: u64, kind: SourceKind) -> Result<Token, Errno> {
@@ -199,7 +199,9 @@ impl Sources {
     fn new_free_slot(&mut self) -> Result<u32, Errno> {
         let index = u32::try_from(self.slots.len())
             .ok()
-            .filter(|i| *i < SHARED)
+            // Below SHARED - 1: a shared entry (SHARED | slot) must stay
+            // below u32::MAX, which the udata index cannot store.
+            .filter(|i| *i < SHARED - 1)
             .ok_or(Errno::ENOMEM)?;
         self.slots.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         self.slots.push(Slot {

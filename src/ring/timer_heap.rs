@@ -73,7 +73,7 @@ pub struct Heap {
 const ROOT: usize = 0;
 
 /// Heap index arithmetic. An index is below the entry count, itself below
-/// `isize::MAX / 16` (entries are 16 bytes) and below 2^32 (one entry per
+/// `isize::MAX / 12` (entries are 12 bytes) and below 2^32 (one entry per
 /// slot, slots are `u32`), so `4 * at + 4` cannot wrap and an index fits a
 /// `u32`: the plain (wrapping) operations are exact here, and cheaper than
 /// saturating ones on every level of every sift.
@@ -126,6 +126,11 @@ impl Heap {
         if let Some(e) = self.entries.get_mut(at) {
             *e = Entry::new(e.deadline, e.slot(), periodic);
         }
+    }
+
+    /// Makes room for one more entry, so that `push` cannot fail after it.
+    pub fn reserve_one(&mut self) -> Result<(), Errno> {
+        self.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)
     }
 
     #[inline]

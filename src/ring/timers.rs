@@ -18,7 +18,9 @@
 //! `CLOCK_BOOTTIME` counts time suspended.
 //!
 //! Every operation is O(log n) in the number of armed timers: add, re-arm
-//! (a key update in place), remove, and pop. The heap keeps the deadline
+//! (a key update in place; O(1) for a move later by at most ~18 minutes,
+//! which leaves the entry in place: see [`Timers::arm`]), remove, and pop.
+//! The heap keeps the deadline
 //! beside the slot number so sifting touches one array (as libev's 4-heap
 //! does with its cached "at"); sifting down is bottom-up (see
 //! `Heap::sift_down`).
@@ -144,7 +146,7 @@ impl Deadline {
     }
 }
 
-/// Monotonic timers the heap has room for from the start (1 MiB of
+/// Monotonic timers the heap has room for from the start (768 KiB of
 /// address space, above malloc's mmap threshold, so committed only as used
 /// and moved, not copied, when it grows past it; see `Sources::new`).
 const RESERVED_TIMERS: usize = 1 << 16;
@@ -211,6 +213,10 @@ impl Timers {
         if d.period != 0 {
             self.periods.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         }
+        let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
+        // Room for the push below first, so that a timer moved to another
+        // clock is not left disarmed by a failed call.
+        heap.reserve_one()?;
         if spec.base != d.base {
             self.disarm(pos, slot);
         }
