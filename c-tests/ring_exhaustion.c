@@ -140,6 +140,18 @@ int main(void) {
     CHECK_EQ(evfd_ring_add_timer(r, CLOCK_BOOTTIME, EVFD_TIMER_REL, &hour, 5), 0);
     CHECK_EQ(count_full(), at);
     CHECK_EQ(evfd_ring_remove(r, 5), 0);
+    /* Re-arming a REL timer on CLOCK_REALTIME (it runs on the monotonic
+     * clock) as ABS needs the realtime clock's kernel timer: EMFILE, and the
+     * timer stays as it was: it fires at its REL deadline, not an hour from
+     * now. */
+    struct timespec soon = {0, 50 * 1000 * 1000};
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_REL, &soon, 7), 0);
+    struct timespec in_an_hour = realtime_in_ms(3600L * 1000);
+    CHECK_ERR(evfd_ring_rearm_timer(r, 7, EVFD_TIMER_ABS, &in_an_hour), EMFILE);
+    CHECK_EQ(count_full(), at);
+    struct evfd_event fired = next_event(r);
+    CHECK_EQ(fired.kind, EVFD_KIND_TIMER);
+    CHECK_EQ(fired.udata, 7);
     printf("none free: add_fd %s, add_signal %s, add_timer %s\n", fd_ok ? "EMFILE" : "works",
            sig_ok ? "EMFILE" : "works", timer_ok ? "EMFILE" : "works");
     check_usable(r, 2);

@@ -85,6 +85,11 @@ impl TimerSpec {
         }
     }
 
+    /// The clock its current deadline is on.
+    pub fn base(&self) -> Base {
+        self.base
+    }
+
     pub fn postponement(&self) -> u64 {
         let [a, b, c, d, e] = self.postponed;
         u64::from_le_bytes([a, b, c, d, e, 0, 0, 0])
@@ -124,24 +129,22 @@ impl Deadline {
             return None;
         }
         let span = timespec_ns(when.sec, when.nsec);
+        let base = base_of(clock, kind);
         Some(match kind {
             TimerType::Absolute => Deadline {
-                base: base_of_absolute(clock),
+                base,
                 at: span,
                 period: 0,
             },
-            TimerType::Relative | TimerType::Sequential => {
-                let base = base_of_relative(clock);
-                Deadline {
-                    base,
-                    at: now_ns(base.clockid()).saturating_add(span),
-                    period: if kind == TimerType::Sequential {
-                        span
-                    } else {
-                        0
-                    },
-                }
-            }
+            TimerType::Relative | TimerType::Sequential => Deadline {
+                base,
+                at: now_ns(base.clockid()).saturating_add(span),
+                period: if kind == TimerType::Sequential {
+                    span
+                } else {
+                    0
+                },
+            },
         })
     }
 }
@@ -316,7 +319,7 @@ impl Timers {
     }
 
     /// Whether `base`'s deadlines are kept in a kernel timer.
-    fn in_kernel(&self, base: Base) -> bool {
+    pub fn in_kernel(&self, base: Base) -> bool {
         base != Base::Monotonic || self.monotonic_in_kernel
     }
 
@@ -470,6 +473,14 @@ impl Timers {
         if let Some(a) = self.kernel_armed.get_mut(base.index()) {
             *a = None;
         }
+    }
+}
+
+/// The clock a `kind` timer added with `clock` runs on.
+pub fn base_of(clock: Clock, kind: TimerType) -> Base {
+    match kind {
+        TimerType::Absolute => base_of_absolute(clock),
+        TimerType::Relative | TimerType::Sequential => base_of_relative(clock),
     }
 }
 
