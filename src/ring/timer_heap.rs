@@ -70,7 +70,7 @@ pub struct Heap {
 }
 
 /// The index of the earliest entry.
-const ROOT: usize = 0;
+pub const ROOT: usize = 0;
 
 /// Heap index arithmetic. An index is below the entry count, itself below
 /// `isize::MAX / 12` (entries are 12 bytes) and below 2^32 (one entry per
@@ -92,11 +92,6 @@ impl Heap {
         Heap {
             entries: Vec::with_capacity(n),
         }
-    }
-
-    /// The index of the earliest entry.
-    pub fn root(&self) -> usize {
-        ROOT
     }
 
     pub fn is_empty(&self) -> bool {
@@ -334,8 +329,7 @@ mod tests {
         while let Some(top) = h.first() {
             assert!(top.deadline >= last);
             last = top.deadline;
-            let root = h.root();
-            h.remove(&mut pos, root);
+            h.remove(&mut pos, ROOT);
             h.check(&pos);
         }
         assert!(h.is_empty());

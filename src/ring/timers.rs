@@ -26,7 +26,7 @@
 //! `Heap::sift_down`).
 
 use super::sources::IntMap;
-use super::timer_heap::{Entry, Heap, Positions, NOT_ARMED};
+use super::timer_heap::{Entry, Heap, Positions, NOT_ARMED, ROOT};
 use crate::errno::Errno;
 use crate::sys::clock::{now_ns, timespec_ns};
 use crate::timer_spec::{Clock, TimerType, When};
@@ -370,8 +370,7 @@ impl Timers {
                 if lag != 0 {
                     // Moved later while in the heap: due only now.
                     pos.set_postponement(top.slot(), 0);
-                    let root = heap.root();
-                    heap.update(pos, root, top.deadline.saturating_add(lag));
+                    heap.update(pos, ROOT, top.deadline.saturating_add(lag));
                     continue;
                 }
                 let period = if top.periodic() {
@@ -382,8 +381,7 @@ impl Timers {
                 match now.saturating_sub(top.deadline).checked_div(period) {
                     None => {
                         // A one-shot timer (period 0).
-                        let root = heap.root();
-                        heap.remove(pos, root);
+                        heap.remove(pos, ROOT);
                         out.push(Expired {
                             slot: top.slot(),
                             expirations: 1,
@@ -396,8 +394,7 @@ impl Timers {
                         let next = top
                             .deadline
                             .saturating_add(expirations.saturating_mul(period));
-                        let root = heap.root();
-                        heap.update(pos, root, next);
+                        heap.update(pos, ROOT, next);
                         out.push(Expired {
                             slot: top.slot(),
                             expirations,
@@ -578,8 +575,7 @@ mod tests {
         assert_eq!(slots.specs[0].postponement(), 10 * S);
         // Its entry comes due (as if that second had passed): nothing
         // fires, the entry moves on by the postponement.
-        let root = t.heaps[0].root();
-        t.heaps[0].update(&mut slots, root, now - 1);
+        t.heaps[0].update(&mut slots, ROOT, now - 1);
         let mut out = Vec::new();
         t.pop_due(&mut slots, 8, &mut out);
         assert!(out.is_empty());
@@ -645,8 +641,7 @@ mod tests {
         while let Some(top) = t.heaps[0].first() {
             assert!(top.deadline >= last);
             last = top.deadline;
-            let root = t.heaps[0].root();
-            t.heaps[0].remove(&mut pos, root);
+            t.heaps[0].remove(&mut pos, ROOT);
             check_heap(&t, &pos);
         }
     }
@@ -666,8 +661,7 @@ mod tests {
         )
         .unwrap();
         let now = now_ns(libc::CLOCK_MONOTONIC);
-        let root = t.heaps[0].root();
-        t.heaps[0].update(&mut pos, root, now - 5_500_000);
+        t.heaps[0].update(&mut pos, ROOT, now - 5_500_000);
         let mut out = Vec::new();
         t.pop_due(&mut pos, 8, &mut out);
         assert_eq!(out.len(), 1);
