@@ -152,6 +152,13 @@ int main(void) {
     struct evfd_event fired = next_event(r);
     CHECK_EQ(fired.kind, EVFD_KIND_TIMER);
     CHECK_EQ(fired.udata, 7);
+    /* Disarming needs no kernel timer, whatever type comes with the zero
+     * `when`. */
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_REL, &hour, 8), 0);
+    struct timespec zero = {0, 0};
+    CHECK_EQ(evfd_ring_rearm_timer(r, 8, EVFD_TIMER_ABS, &zero), 0);
+    CHECK_EQ(count_full(), at);
+    CHECK_EQ(evfd_ring_remove(r, 8), 0);
     printf("none free: add_fd %s, add_signal %s, add_timer %s\n", fd_ok ? "EMFILE" : "works",
            sig_ok ? "EMFILE" : "works", timer_ok ? "EMFILE" : "works");
     check_usable(r, 2);

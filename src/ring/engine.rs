@@ -16,7 +16,7 @@ use super::event::{Event, KIND_FD, KIND_FUTEX};
 use super::fd_reads::{read_ready, ReadEnd, Reader};
 use super::posts::PostQueue;
 use super::sources::{SourceKind, Sources, Token};
-use super::timers::{self, Base, Deadline, Expired, TimerSpec, Timers, BASES};
+use super::timers::{Base, Deadline, Expired, TimerSpec, Timers, BASES};
 use crate::errno::Errno;
 use crate::sys;
 use crate::timer_spec::{Clock, TimerType, When};
@@ -258,15 +258,17 @@ impl Engine {
             _ => return Err(Errno::ENOENT),
         };
         let slot = Sources::slot_of(token);
+        let deadline = Deadline::of(spec.clock, kind, when);
         // A timer moved to another clock may need that clock's kernel
         // timer, made on first use: make it before anything changes, so
         // that a failure (EMFILE) leaves the timer as it was, not armed on a
         // clock whose kernel timer every later call would fail to make.
-        let base = timers::base_of(spec.clock, kind);
-        if base != spec.base() && self.timers.in_kernel(base) {
-            self.clock_fd(base)?;
+        if let Some(base) = deadline.as_ref().map(Deadline::base) {
+            if base != spec.base() && self.timers.in_kernel(base) {
+                self.clock_fd(base)?;
+            }
         }
-        let armed = self.timers.arm(&mut self.sources, slot, spec, kind, when)?;
+        let armed = self.timers.arm(&mut self.sources, slot, spec, deadline)?;
         if armed != spec {
             // Postponed (moved later in place), or moved to another
             // clock's heap.

@@ -147,6 +147,11 @@ impl Deadline {
             },
         })
     }
+
+    /// The clock it is on.
+    pub fn base(&self) -> Base {
+        self.base
+    }
 }
 
 /// Monotonic timers the heap has room for from the start (768 KiB of
@@ -197,18 +202,17 @@ impl Timers {
     }
 
     /// Arms (or re-arms in place) the timer of source slot `slot`, whose
-    /// settings are `spec`, as `kind`/`when`; `when` zero disarms it.
-    /// Returns its new settings.
+    /// settings are `spec`, at `deadline` (`Deadline::of` its clock);
+    /// `None` disarms it. Returns its new settings.
     #[inline]
     pub fn arm(
         &mut self,
         pos: &mut impl TimerSlots,
         slot: u32,
         mut spec: TimerSpec,
-        kind: TimerType,
-        when: When,
+        deadline: Option<Deadline>,
     ) -> Result<TimerSpec, Errno> {
-        let Some(d) = Deadline::of(spec.clock, kind, when) else {
+        let Some(d) = deadline else {
             self.disarm(pos, slot);
             spec.postpone(0);
             return Ok(spec);
@@ -474,7 +478,7 @@ impl Timers {
 }
 
 /// The clock a `kind` timer added with `clock` runs on.
-pub fn base_of(clock: Clock, kind: TimerType) -> Base {
+fn base_of(clock: Clock, kind: TimerType) -> Base {
     match kind {
         TimerType::Absolute => base_of_absolute(clock),
         TimerType::Relative | TimerType::Sequential => base_of_relative(clock),
@@ -504,6 +508,20 @@ mod tests {
         clippy::arithmetic_side_effects
     )]
     use super::*;
+
+    impl Timers {
+        /// `arm` as the engine calls it: the deadline from `kind`/`when`.
+        fn arm_as(
+            &mut self,
+            pos: &mut impl TimerSlots,
+            slot: u32,
+            spec: TimerSpec,
+            kind: TimerType,
+            when: When,
+        ) -> Result<TimerSpec, Errno> {
+            self.arm(pos, slot, spec, Deadline::of(spec.clock, kind, when))
+        }
+    }
 
     fn check_heap(t: &Timers, pos: &Vec<u32>) {
         for h in &t.heaps {
@@ -555,7 +573,9 @@ mod tests {
     /// Arms slot 0 at `ns`, keeping its settings as the engine does.
     fn arm_at(t: &mut Timers, slots: &mut Slots, ns: u64) {
         let spec = slots.specs[0];
-        slots.specs[0] = t.arm(slots, 0, spec, TimerType::Absolute, abs(ns)).unwrap();
+        slots.specs[0] = t
+            .arm_as(slots, 0, spec, TimerType::Absolute, abs(ns))
+            .unwrap();
     }
 
     #[test]
@@ -595,7 +615,7 @@ mod tests {
         assert_eq!(slots.specs[0].postponement(), S);
         let spec = slots.specs[0];
         slots.specs[0] = t
-            .arm(
+            .arm_as(
                 &mut slots,
                 0,
                 spec,
@@ -621,7 +641,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let when = When::new(1_000_000 + (x >> 40) as i64 % 1000, 0).unwrap();
             *spec = t
-                .arm(&mut pos, slot as u32, *spec, TimerType::Absolute, when)
+                .arm_as(&mut pos, slot as u32, *spec, TimerType::Absolute, when)
                 .unwrap();
         }
         check_heap(&t, &pos);
@@ -629,7 +649,7 @@ mod tests {
             let when = When::new(2_000_000 - slot as i64, 0).unwrap();
             let spec = specs[slot as usize];
             specs[slot as usize] = t
-                .arm(&mut pos, slot, spec, TimerType::Absolute, when)
+                .arm_as(&mut pos, slot, spec, TimerType::Absolute, when)
                 .unwrap();
         }
         check_heap(&t, &pos);
@@ -652,7 +672,7 @@ mod tests {
         let mut pos = positions();
         let spec = TimerSpec::new(Clock::Monotonic, None);
         // 1 ms period, armed as if 5.5 periods ago.
-        t.arm(
+        t.arm_as(
             &mut pos,
             0,
             spec,
@@ -675,14 +695,18 @@ mod tests {
         let mut pos = positions();
         let five = When::new(5, 0).unwrap();
         let rel = TimerSpec::new(Clock::Realtime, None);
-        let rel = t.arm(&mut pos, 0, rel, TimerType::Relative, five).unwrap();
+        let rel = t
+            .arm_as(&mut pos, 0, rel, TimerType::Relative, five)
+            .unwrap();
         assert_eq!(rel.base, Base::Monotonic);
         let abs = TimerSpec::new(Clock::Realtime, None);
-        let abs = t.arm(&mut pos, 1, abs, TimerType::Absolute, five).unwrap();
+        let abs = t
+            .arm_as(&mut pos, 1, abs, TimerType::Absolute, five)
+            .unwrap();
         assert_eq!(abs.base, Base::Realtime);
         let boot = TimerSpec::new(Clock::Boottime, None);
         let boot = t
-            .arm(&mut pos, 2, boot, TimerType::Sequential, five)
+            .arm_as(&mut pos, 2, boot, TimerType::Sequential, five)
             .unwrap();
         assert_eq!(boot.base, Base::Boottime);
     }
@@ -693,7 +717,7 @@ mod tests {
         let mut pos = positions();
         let spec = TimerSpec::new(Clock::Monotonic, None);
         let when = When::new(i64::MAX, 999_999_999).unwrap();
-        t.arm(&mut pos, 0, spec, TimerType::Sequential, when)
+        t.arm_as(&mut pos, 0, spec, TimerType::Sequential, when)
             .unwrap();
         assert_eq!(t.earliest(Base::Monotonic), Some(u64::MAX));
         let mut out = Vec::new();
