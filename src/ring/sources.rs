@@ -194,6 +194,10 @@ impl Sources {
         self.slots.get(index as usize)?.source.as_ref()
     }
 
+    fn source_at_mut(&mut self, index: u32) -> Option<&mut Source> {
+        self.slots.get_mut(index as usize)?.source.as_mut()
+    }
+
     /// Appends a slot to the slab and to the free list; returns its index.
     #[cold]
     fn new_free_slot(&mut self) -> Result<u32, Errno> {
@@ -359,12 +363,7 @@ impl TimerSlots for Sources {
     }
 
     fn set_postponement(&mut self, slot: u32, lag: u64) {
-        let kind = self
-            .slots
-            .get_mut(slot as usize)
-            .and_then(|s| s.source.as_mut())
-            .map(|s| &mut s.kind);
-        if let Some(SourceKind::Timer(spec)) = kind {
+        if let Some(SourceKind::Timer(spec)) = self.source_at_mut(slot).map(|s| &mut s.kind) {
             spec.postpone(lag);
         }
     }
