@@ -31,12 +31,6 @@ static struct timespec ts_ns(int64_t ns) {
     return t;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec t = ts_ns((int64_t)ms * MS);
-    while (nanosleep(&t, &t) != 0 && errno == EINTR) {
-    }
-}
-
 /* The next event is timer `udata`'s, with `value` expirations. */
 #define expect_timer(r, udata, value) expect_timer_at((r), (udata), (value), __LINE__)
 static void expect_timer_at(struct evfd_ring *r, uint64_t udata, uint64_t value, int line) {

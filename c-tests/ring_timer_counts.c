@@ -16,12 +16,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-static void sleep_ms(long ms) {
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&t, &t) != 0 && errno == EINTR) {
-    }
-}
-
 static uint64_t read_timerfd(int fd) {
     uint64_t n = 0;
     if (read(fd, &n, sizeof n) != (ssize_t)sizeof n) {

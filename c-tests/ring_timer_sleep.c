@@ -12,12 +12,6 @@
 #include <poll.h>
 #include <time.h>
 
-static uint64_t mono_ns(void) {
-    struct timespec t;
-    CHECK_EQ(clock_gettime(CLOCK_MONOTONIC, &t), 0);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static struct timespec ms(long n) {
     struct timespec t = {n / 1000, (n % 1000) * 1000000};
     return t;

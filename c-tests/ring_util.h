@@ -23,6 +23,20 @@ static inline struct evfd_ring *new_ring(unsigned entries) {
     return r;
 }
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t mono_ns(void) {
+    struct timespec t;
+    CHECK_EQ(clock_gettime(CLOCK_MONOTONIC, &t), 0);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Sleeps `ms` milliseconds, resuming after signal handlers. */
+static inline void sleep_ms(long ms) {
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR) {
+    }
+}
+
 /* valgrind runs the program with its preload library in LD_PRELOAD. */
 static inline int under_valgrind(void) {
     const char *p = getenv("LD_PRELOAD");
