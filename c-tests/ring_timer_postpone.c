@@ -6,8 +6,9 @@
  * once, never before the last deadline it was given, and a peek after an
  * old deadline must deliver nothing. Also with evfd_ring_fd asked for (the
  * kernel timer then follows the heap: it may wake the caller at an old
- * deadline, with nothing to deliver), and for a timer pushed back, then
- * pulled earlier than its old deadline. */
+ * deadline, with nothing to deliver), for a timer pushed back, then
+ * pulled earlier than its old deadline, and for one brought in from
+ * further than a deadline's kept low bits can tell. */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
@@ -71,6 +72,22 @@ int main(void) {
     CHECK_EQ(ev.udata, 2);
     uint64_t took = mono_ns() - pulled;
     CHECK(took >= 30 * MS && took < 4000 * MS);
+
+    /* A timer 2^48 ns (78 hours) and 25 ms away, brought in to 40 ms
+     * while a timer due in 20 ms is armed. The ring keeps a timer's
+     * deadline as its low 48 bits: read against the 20 ms timer they say
+     * "in 25 ms", by which the move to 40 ms would look like a move later
+     * and leave the entry 78 hours out. It must fire at 40 ms. */
+    struct timespec anchor = {0, 20 * MS}, forty = {0, 40 * MS};
+    uint64_t far_ns = (1ull << 48) + 25 * MS;
+    struct timespec far = {(time_t)(far_ns / 1000000000ull), (long)(far_ns % 1000000000ull)};
+    uint64_t brought = mono_ns();
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &anchor, 4), 0);
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &far, 5), 0);
+    CHECK_EQ(evfd_ring_rearm_timer(r, 5, EVFD_TIMER_REL, &forty), 0);
+    CHECK_EQ(next_event(r).udata, 4);
+    CHECK_EQ(next_event(r).udata, 5);
+    CHECK(mono_ns() - brought >= 40 * MS);
 
     /* The same pushing back, watched through the ring's descriptor. */
     int fd = evfd_ring_fd(r);

@@ -258,7 +258,7 @@ impl Engine {
             _ => return Err(Errno::ENOENT),
         };
         let slot = Sources::slot_of(token);
-        let deadline = Deadline::of(spec.clock, kind, when);
+        let deadline = Deadline::of(spec.clock(), kind, when);
         // A timer moved to another clock may need that clock's kernel
         // timer, made on first use: make it before anything changes, so
         // that a failure (EMFILE) leaves the timer as it was, not armed on a
@@ -269,12 +269,9 @@ impl Engine {
             }
         }
         let armed = self.timers.arm(&mut self.sources, slot, spec, deadline)?;
-        if armed != spec {
-            // Postponed (moved later in place), or moved to another
-            // clock's heap.
-            if let Some(SourceKind::Timer(s)) = self.sources.get_mut(token).map(|s| &mut s.kind) {
-                *s = armed;
-            }
+        // Its settings hold its real deadline: new after every re-arm.
+        if let Some(SourceKind::Timer(s)) = self.sources.get_mut(token).map(|s| &mut s.kind) {
+            *s = armed;
         }
         Ok(())
     }

@@ -355,16 +355,16 @@ impl Positions for Sources {
 }
 
 impl TimerSlots for Sources {
-    fn postponement(&self, slot: u32) -> u64 {
+    fn real_deadline(&self, slot: u32, key: u64) -> u64 {
         match self.source_at(slot).map(|s| &s.kind) {
-            Some(SourceKind::Timer(spec)) => spec.postponement(),
-            _ => 0,
+            Some(SourceKind::Timer(spec)) => spec.deadline_from(key),
+            _ => key,
         }
     }
 
-    fn set_postponement(&mut self, slot: u32, lag: u64) {
+    fn set_real_deadline(&mut self, slot: u32, at: u64) {
         if let Some(SourceKind::Timer(spec)) = self.source_at_mut(slot).map(|s| &mut s.kind) {
-            spec.postpone(lag);
+            spec.set_deadline(at);
         }
     }
 }

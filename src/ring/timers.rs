@@ -58,56 +58,110 @@ impl Base {
 /// A timer source's settings, kept in its `Source` (seven bytes, so the
 /// source slot stays 24 bytes; a repeating timer's period is kept by
 /// `Timers`).
+/// Packed, so its fields are only ever copied, never borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed)]
 pub struct TimerSpec {
-    /// The clock it was added with (re-arming keeps it).
-    pub clock: Clock,
-    /// Where its current deadline lives.
-    base: Base,
-    /// How much later than its heap entry says the timer is really due, in
-    /// nanoseconds, little-endian (see [`Timers::arm`]: moving a timer
-    /// later leaves its entry in place).
-    postponed: [u8; 5],
+    /// The clock it was added with (bits 0-1), the clock its deadline
+    /// lives on (bits 2-3), whether it repeats (bit 4).
+    flags: u8,
+    /// The low 48 bits of its real deadline (bits 0-31, then 32-47). Its
+    /// heap entry may say earlier (a timer moved later keeps its entry:
+    /// see [`Timers::arm`]); the real deadline is the first at or after
+    /// the entry's with these low bits.
+    deadline_low: u32,
+    deadline_mid: u16,
 }
 
-/// The most a timer's deadline may lie past its heap entry's (2^40 - 1 ns,
-/// about 18 minutes): a timer moved later by more is moved in the heap.
-const MAX_POSTPONEMENT: u64 = (1 << 40) - 1;
+/// The low bits of a deadline a timer keeps.
+const LOW_BITS: u64 = (1 << 48) - 1;
+
+/// The most a timer's real deadline may lie past its heap entry's
+/// (2^47 - 1 ns, about 39 hours), so that its low 48 bits tell it apart:
+/// a timer moved later by more is moved in the heap.
+const MAX_POSTPONEMENT: u64 = (1 << 47) - 1;
+
+const CLOCK_BITS: u8 = 0b11;
+const BASE_SHIFT: u8 = 2;
+const PERIODIC: u8 = 1 << 4;
 
 impl TimerSpec {
     /// The settings of a new timer on `clock` armed at `d` (`None`:
     /// added disarmed).
     pub fn new(clock: Clock, d: Option<&Deadline>) -> TimerSpec {
-        TimerSpec {
-            clock,
-            base: d.map_or(Base::Monotonic, |d| d.base),
-            postponed: [0; 5],
+        let clock_bits = match clock {
+            Clock::Monotonic => 0,
+            Clock::Realtime => 1,
+            Clock::Boottime => 2,
+        };
+        let mut spec = TimerSpec {
+            flags: clock_bits,
+            deadline_low: 0,
+            deadline_mid: 0,
+        };
+        if let Some(d) = d {
+            spec.armed_at(d);
+        }
+        spec
+    }
+
+    /// The clock it was added with (re-arming keeps it).
+    pub fn clock(&self) -> Clock {
+        match self.flags & CLOCK_BITS {
+            0 => Clock::Monotonic,
+            1 => Clock::Realtime,
+            _ => Clock::Boottime,
         }
     }
 
     /// The clock its current deadline is on.
     pub fn base(&self) -> Base {
-        self.base
+        match (self.flags >> BASE_SHIFT) & 0b11 {
+            0 => Base::Monotonic,
+            1 => Base::Realtime,
+            _ => Base::Boottime,
+        }
     }
 
-    pub fn postponement(&self) -> u64 {
-        let [a, b, c, d, e] = self.postponed;
-        u64::from_le_bytes([a, b, c, d, e, 0, 0, 0])
+    /// Whether its current deadline is on `base` (`base()` without
+    /// decoding it).
+    fn on(&self, base: Base) -> bool {
+        (self.flags >> BASE_SHIFT) & 0b11 == base as u8
     }
 
-    /// `lag` must be at most `MAX_POSTPONEMENT`.
-    pub fn postpone(&mut self, lag: u64) {
-        let [a, b, c, d, e, ..] = lag.min(MAX_POSTPONEMENT).to_le_bytes();
-        self.postponed = [a, b, c, d, e];
+    fn periodic(&self) -> bool {
+        self.flags & PERIODIC != 0
+    }
+
+    /// Records that it is armed at `d`.
+    fn armed_at(&mut self, d: &Deadline) {
+        let periodic = if d.period != 0 { PERIODIC } else { 0 };
+        self.flags = (self.flags & CLOCK_BITS) | ((d.base as u8) << BASE_SHIFT) | periodic;
+        self.set_deadline(d.at);
+    }
+
+    /// Its real deadline is now `at`.
+    pub fn set_deadline(&mut self, at: u64) {
+        // Truncations: the low 32 bits, then the next 16.
+        self.deadline_low = at as u32;
+        self.deadline_mid = (at >> 32) as u16;
+    }
+
+    /// Its real deadline, given one at or before it by at most
+    /// `MAX_POSTPONEMENT` (its heap entry's, or an earlier entry's).
+    pub fn deadline_from(&self, before: u64) -> u64 {
+        let low = u64::from(self.deadline_low) | u64::from(self.deadline_mid) << 32;
+        before.saturating_add(low.wrapping_sub(before) & LOW_BITS)
     }
 }
 
 /// Where the ring keeps each timer's per-slot state: its heap position and
-/// its postponement (both in its source slot).
+/// its real deadline (both in its source slot).
 pub trait TimerSlots: Positions {
-    /// How much later than its heap entry `slot`'s timer is due.
-    fn postponement(&self, slot: u32) -> u64;
-    fn set_postponement(&mut self, slot: u32, lag: u64);
+    /// When `slot`'s timer is really due, given its heap entry's `key`.
+    fn real_deadline(&self, slot: u32, key: u64) -> u64;
+    /// `slot`'s timer is now due at `at`.
+    fn set_real_deadline(&mut self, slot: u32, at: u64);
 }
 
 /// Where and when a timer is due: computed from the caller's arguments
@@ -170,6 +224,12 @@ pub struct Expired {
 #[derive(Default)]
 pub struct Timers {
     heaps: [Heap; 3],
+    /// Per clock: a deadline no armed timer's real deadline is past (the
+    /// latest armed since the heap was last empty). While it is within
+    /// `MAX_POSTPONEMENT` of the earliest entry, every timer's real
+    /// deadline follows from its low bits and that entry's key, so a move
+    /// later needs no look at the timer's own entry (see `move_later`).
+    latest: [u64; 3],
     /// The period of each armed repeating timer, by source slot.
     periods: IntMap<u32, u64>,
     /// Per clock: the deadline the kernel timer is set to, if armed.
@@ -214,9 +274,11 @@ impl Timers {
     ) -> Result<TimerSpec, Errno> {
         let Some(d) = deadline else {
             self.disarm(pos, slot);
-            spec.postpone(0);
             return Ok(spec);
         };
+        if let Some(moved) = self.move_later(pos, slot, spec, &d) {
+            return Ok(moved);
+        }
         if d.period != 0 {
             self.periods.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         }
@@ -224,37 +286,78 @@ impl Timers {
         // Room for the push below first, so that a timer moved to another
         // clock is not left disarmed by a failed call.
         heap.reserve_one()?;
-        if spec.base != d.base {
+        if !spec.on(d.base) {
             self.disarm(pos, slot);
         }
-        spec.base = d.base;
+        spec.armed_at(&d);
+        self.extend_latest(d.base, d.at);
         let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
         match pos.position(slot) {
-            NOT_ARMED => {
-                heap.push(pos, Entry::new(d.at, slot, d.period != 0))?;
-                spec.postpone(0);
-            }
+            NOT_ARMED => heap.push(pos, Entry::new(d.at, slot, d.period != 0))?,
             p => {
                 heap.set_periodic(p as usize, d.period != 0);
                 let key = heap.get(p as usize).map_or(u64::MAX, |e| e.deadline);
                 match d.at.checked_sub(key) {
                     // Later (the idle-timeout idiom): the entry stays where
-                    // it is and the timer remembers by how much it moved.
-                    // When the entry comes due, `pop_due` moves it to the
-                    // real deadline: one move however often the timer was
-                    // pushed back meanwhile, and none for a timer re-armed
-                    // or removed before its old deadline.
-                    Some(lag) if lag <= MAX_POSTPONEMENT => spec.postpone(lag),
-                    _ => {
-                        heap.update(pos, p as usize, d.at);
-                        spec.postpone(0);
-                    }
+                    // it is and the timer remembers its real deadline. When
+                    // the entry comes due, `pop_due` moves it there: one
+                    // move however often the timer was pushed back
+                    // meanwhile, and none for a timer re-armed or removed
+                    // before its old deadline.
+                    Some(lag) if lag <= MAX_POSTPONEMENT => {}
+                    _ => heap.update(pos, p as usize, d.at),
                 }
             }
         }
         self.keep_period(slot, d.period);
         self.note_deadline(d.base, d.at);
         Ok(spec)
+    }
+
+    /// A one-shot timer moved later in time, decided without reading its
+    /// heap entry: the heap's earliest key and `latest` bound every real
+    /// deadline on its clock within `MAX_POSTPONEMENT`, so the timer's low
+    /// bits give its real deadline; a new one at or after that (and within
+    /// the bound) is only recorded in the slot. For a timer among many that
+    /// saves the cache miss on its entry, which is most of the cost of
+    /// pushing back an idle timeout. `None`: any other case, for `arm`.
+    #[inline]
+    fn move_later(
+        &mut self,
+        pos: &impl Positions,
+        slot: u32,
+        mut spec: TimerSpec,
+        d: &Deadline,
+    ) -> Option<TimerSpec> {
+        if d.period != 0 || spec.periodic() || !spec.on(d.base) {
+            return None;
+        }
+        if pos.position(slot) == NOT_ARMED {
+            return None;
+        }
+        let i = d.base.index();
+        let earliest = self.heaps.get(i)?.first()?.deadline;
+        let latest = self.latest.get_mut(i)?;
+        let within = |at: u64| {
+            at.checked_sub(earliest)
+                .is_some_and(|w| w <= MAX_POSTPONEMENT)
+        };
+        if !within(*latest) || !within(d.at) || d.at < spec.deadline_from(earliest) {
+            return None;
+        }
+        *latest = (*latest).max(d.at);
+        spec.set_deadline(d.at);
+        Some(spec)
+    }
+
+    /// A timer was armed at `at` on `base` (before its heap entry is
+    /// added, if it is new).
+    #[inline]
+    fn extend_latest(&mut self, base: Base, at: u64) {
+        let empty = self.heaps.get(base.index()).map_or(true, Heap::is_empty);
+        if let Some(latest) = self.latest.get_mut(base.index()) {
+            *latest = if empty { at } else { (*latest).max(at) };
+        }
     }
 
     /// Arms the timer of a new source (`slot` has none armed): `arm`
@@ -270,6 +373,7 @@ impl Timers {
         if d.period != 0 {
             self.periods.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         }
+        self.extend_latest(d.base, d.at);
         let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
         heap.push(pos, Entry::new(d.at, slot, d.period != 0))?;
         if d.period != 0 {
@@ -370,11 +474,10 @@ impl Timers {
                 if top.deadline > now {
                     break;
                 }
-                let lag = pos.postponement(top.slot());
-                if lag != 0 {
-                    // Moved later while in the heap: due only now.
-                    pos.set_postponement(top.slot(), 0);
-                    heap.update(pos, ROOT, top.deadline.saturating_add(lag));
+                let real = pos.real_deadline(top.slot(), top.deadline);
+                if real != top.deadline {
+                    // Moved later while in the heap: due only then.
+                    heap.update(pos, ROOT, real);
                     continue;
                 }
                 let period = if top.periodic() {
@@ -399,6 +502,10 @@ impl Timers {
                             .deadline
                             .saturating_add(expirations.saturating_mul(period));
                         heap.update(pos, ROOT, next);
+                        pos.set_real_deadline(top.slot(), next);
+                        if let Some(latest) = self.latest.get_mut(base.index()) {
+                            *latest = (*latest).max(next);
+                        }
                         out.push(Expired {
                             slot: top.slot(),
                             expirations,
@@ -519,33 +626,39 @@ mod tests {
             kind: TimerType,
             when: When,
         ) -> Result<TimerSpec, Errno> {
-            self.arm(pos, slot, spec, Deadline::of(spec.clock, kind, when))
+            self.arm(pos, slot, spec, Deadline::of(spec.clock(), kind, when))
         }
     }
 
-    fn check_heap(t: &Timers, pos: &Vec<u32>) {
+    fn check_heap(t: &Timers, slots: &Slots) {
         for h in &t.heaps {
-            h.check(pos);
+            h.check(&slots.pos);
         }
-    }
-
-    /// Heap positions for slots 0 to 999.
-    fn positions() -> Vec<u32> {
-        vec![NOT_ARMED; 1000]
-    }
-
-    /// Tests that move no timer later in time keep positions only.
-    impl TimerSlots for Vec<u32> {
-        fn postponement(&self, _: u32) -> u64 {
-            0
-        }
-        fn set_postponement(&mut self, _: u32, _: u64) {}
     }
 
     /// Positions and timer settings per slot, as `Sources` keeps them.
     struct Slots {
         pos: Vec<u32>,
         specs: Vec<TimerSpec>,
+    }
+
+    /// Slots 0 to 999, none armed, all on `clock`.
+    fn slots_on(clock: Clock) -> Slots {
+        Slots {
+            pos: vec![NOT_ARMED; 1000],
+            specs: vec![TimerSpec::new(clock, None); 1000],
+        }
+    }
+
+    impl Timers {
+        /// Makes the heap entry of `slot` due at `at` as if its timer had
+        /// been armed there (what time passing does, sooner).
+        fn make_due(&mut self, slots: &mut Slots, slot: u32, at: u64) {
+            let base = slots.specs[slot as usize].base();
+            let p = slots.pos[slot as usize] as usize;
+            self.heaps[base.index()].update(slots, p, at);
+            slots.specs[slot as usize].set_deadline(at);
+        }
     }
 
     impl Positions for Slots {
@@ -558,11 +671,11 @@ mod tests {
     }
 
     impl TimerSlots for Slots {
-        fn postponement(&self, slot: u32) -> u64 {
-            self.specs[slot as usize].postponement()
+        fn real_deadline(&self, slot: u32, key: u64) -> u64 {
+            self.specs[slot as usize].deadline_from(key)
         }
-        fn set_postponement(&mut self, slot: u32, lag: u64) {
-            self.specs[slot as usize].postpone(lag);
+        fn set_real_deadline(&mut self, slot: u32, at: u64) {
+            self.specs[slot as usize].set_deadline(at);
         }
     }
 
@@ -570,49 +683,57 @@ mod tests {
         When::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64).unwrap()
     }
 
-    /// Arms slot 0 at `ns`, keeping its settings as the engine does.
-    fn arm_at(t: &mut Timers, slots: &mut Slots, ns: u64) {
-        let spec = slots.specs[0];
-        slots.specs[0] = t
-            .arm_as(slots, 0, spec, TimerType::Absolute, abs(ns))
+    /// Arms `slot` at `ns`, keeping its settings as the engine does.
+    fn arm_slot(t: &mut Timers, slots: &mut Slots, slot: u32, ns: u64) {
+        let spec = slots.specs[slot as usize];
+        slots.specs[slot as usize] = t
+            .arm_as(slots, slot, spec, TimerType::Absolute, abs(ns))
             .unwrap();
     }
 
+    fn arm_at(t: &mut Timers, slots: &mut Slots, ns: u64) {
+        arm_slot(t, slots, 0, ns);
+    }
+
+    /// When `slot`'s timer is really due.
+    fn real(t: &Timers, slots: &Slots, slot: u32) -> u64 {
+        let spec = slots.specs[slot as usize];
+        let p = slots.pos[slot as usize] as usize;
+        let key = t.heaps[spec.base().index()].get(p).unwrap().deadline;
+        spec.deadline_from(key)
+    }
+
+    const S: u64 = 1_000_000_000;
+
     #[test]
     fn later_moves_wait_in_place() {
-        const S: u64 = 1_000_000_000;
         let mut t = Timers::new();
-        let mut slots = Slots {
-            pos: positions(),
-            specs: vec![TimerSpec::new(Clock::Monotonic, None)],
-        };
+        let mut slots = slots_on(Clock::Monotonic);
         let now = now_ns(libc::CLOCK_MONOTONIC);
         arm_at(&mut t, &mut slots, now + S);
-        // Moved 10 s later: the entry stays, the timer remembers by how
-        // much.
+        // Moved 10 s later: the entry stays, the timer remembers when it
+        // is really due.
         arm_at(&mut t, &mut slots, now + 11 * S);
         assert_eq!(t.earliest(Base::Monotonic), Some(now + S));
-        assert_eq!(slots.specs[0].postponement(), 10 * S);
+        assert_eq!(real(&t, &slots, 0), now + 11 * S);
         // Its entry comes due (as if that second had passed): nothing
-        // fires, the entry moves on by the postponement.
+        // fires, the entry moves on to the real deadline.
         t.heaps[0].update(&mut slots, ROOT, now - 1);
         let mut out = Vec::new();
         t.pop_due(&mut slots, 8, &mut out);
         assert!(out.is_empty());
-        assert_eq!(t.earliest(Base::Monotonic), Some(now - 1 + 10 * S));
-        assert_eq!(slots.specs[0].postponement(), 0);
+        assert_eq!(t.earliest(Base::Monotonic), Some(now + 11 * S));
         // Earlier than its entry: moved in the heap at once.
         arm_at(&mut t, &mut slots, now + 2 * S);
         assert_eq!(t.earliest(Base::Monotonic), Some(now + 2 * S));
-        assert_eq!(slots.specs[0].postponement(), 0);
-        // Later by more than a postponement can say: moved in the heap.
+        // Later by more than the low bits can tell: moved in the heap.
         let far = now + 2 * S + MAX_POSTPONEMENT + 1;
         arm_at(&mut t, &mut slots, far);
         assert_eq!(t.earliest(Base::Monotonic), Some(far));
-        assert_eq!(slots.specs[0].postponement(), 0);
-        // Postponed, then disarmed: nothing is left of the postponement.
+        assert_eq!(real(&t, &slots, 0), far);
+        // Postponed, then disarmed: gone from the heap.
         arm_at(&mut t, &mut slots, far + S);
-        assert_eq!(slots.specs[0].postponement(), S);
+        assert_eq!(real(&t, &slots, 0), far + S);
         let spec = slots.specs[0];
         slots.specs[0] = t
             .arm_as(
@@ -623,105 +744,167 @@ mod tests {
                 When::new(0, 0).unwrap(),
             )
             .unwrap();
-        assert_eq!(slots.specs[0].postponement(), 0);
         assert_eq!(t.earliest(Base::Monotonic), None);
+    }
+
+    #[test]
+    fn later_moves_leave_the_entry_alone() {
+        let mut t = Timers::new();
+        let mut slots = slots_on(Clock::Monotonic);
+        let now = now_ns(libc::CLOCK_MONOTONIC);
+        arm_slot(&mut t, &mut slots, 0, now + S);
+        arm_slot(&mut t, &mut slots, 1, now + 5 * S);
+        // Slot 1's entry is put past the move below behind the timer's
+        // back. Reading it would move the entry back to the new deadline;
+        // the move later goes by slot 1's low bits and the earliest entry.
+        let p = slots.pos[1] as usize;
+        t.heaps[0].update(&mut slots, p, now + 9 * S);
+        arm_slot(&mut t, &mut slots, 1, now + 6 * S);
+        let p = slots.pos[1] as usize;
+        assert_eq!({ t.heaps[0].get(p).unwrap().deadline }, now + 9 * S);
+        assert_eq!(slots.specs[1].deadline_from(now + S), now + 6 * S);
+        // Earlier than its real deadline: the entry is read and moved.
+        arm_slot(&mut t, &mut slots, 1, now + 3 * S);
+        let p = slots.pos[1] as usize;
+        assert_eq!({ t.heaps[0].get(p).unwrap().deadline }, now + 3 * S);
+        assert_eq!(real(&t, &slots, 1), now + 3 * S);
+    }
+
+    #[test]
+    fn a_far_timer_brought_near_is_moved() {
+        let mut t = Timers::new();
+        let mut slots = slots_on(Clock::Monotonic);
+        let now = now_ns(libc::CLOCK_MONOTONIC);
+        arm_slot(&mut t, &mut slots, 0, now + S);
+        // 2^48 ns and 10 s away: its low bits read from the earliest entry
+        // say "in 10 s", which is wrong, so the move below (to 20 s, later
+        // than that) must not be taken for a move later.
+        let far = now + S + (1 << 48) + 9 * S;
+        arm_slot(&mut t, &mut slots, 1, far);
+        arm_slot(&mut t, &mut slots, 1, now + 20 * S);
+        assert_eq!(real(&t, &slots, 1), now + 20 * S);
+        t.make_due(&mut slots, 0, now - 2);
+        t.heaps[0].remove(&mut slots, ROOT);
+        slots.pos[0] = NOT_ARMED;
+        t.make_due(&mut slots, 1, now - 1);
+        let mut out = Vec::new();
+        t.pop_due(&mut slots, 8, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].slot, 1);
+        // Once that clock's heap has emptied, moves later skip the entry
+        // again.
+        arm_slot(&mut t, &mut slots, 2, now + S);
+        arm_slot(&mut t, &mut slots, 3, now + 2 * S);
+        let p = slots.pos[3] as usize;
+        t.heaps[0].update(&mut slots, p, now + 9 * S);
+        arm_slot(&mut t, &mut slots, 3, now + 3 * S);
+        assert_eq!({ t.heaps[0].get(p).unwrap().deadline }, now + 9 * S);
     }
 
     #[test]
     fn heap_order_with_updates_and_removals() {
         let mut t = Timers::new();
-        let mut pos = positions();
-        let mut specs: Vec<TimerSpec> = (0..500)
-            .map(|_| TimerSpec::new(Clock::Monotonic, None))
-            .collect();
+        let mut slots = slots_on(Clock::Monotonic);
         let mut x: u64 = 12345;
-        for (slot, spec) in specs.iter_mut().enumerate() {
+        for slot in 0..500 {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let when = When::new(1_000_000 + (x >> 40) as i64 % 1000, 0).unwrap();
-            *spec = t
-                .arm_as(&mut pos, slot as u32, *spec, TimerType::Absolute, when)
+            let spec = slots.specs[slot];
+            slots.specs[slot] = t
+                .arm_as(&mut slots, slot as u32, spec, TimerType::Absolute, when)
                 .unwrap();
         }
-        check_heap(&t, &pos);
+        check_heap(&t, &slots);
         for slot in (0..500).step_by(3) {
             let when = When::new(2_000_000 - slot as i64, 0).unwrap();
-            let spec = specs[slot as usize];
-            specs[slot as usize] = t
-                .arm_as(&mut pos, slot, spec, TimerType::Absolute, when)
+            let spec = slots.specs[slot as usize];
+            slots.specs[slot as usize] = t
+                .arm_as(&mut slots, slot, spec, TimerType::Absolute, when)
                 .unwrap();
         }
-        check_heap(&t, &pos);
+        check_heap(&t, &slots);
         for slot in (1..500).step_by(7) {
-            t.disarm(&mut pos, slot);
+            t.disarm(&mut slots, slot);
         }
-        check_heap(&t, &pos);
+        check_heap(&t, &slots);
         let mut last = 0;
         while let Some(top) = t.heaps[0].first() {
             assert!(top.deadline >= last);
             last = top.deadline;
-            t.heaps[0].remove(&mut pos, ROOT);
-            check_heap(&t, &pos);
+            t.heaps[0].remove(&mut slots, ROOT);
+            check_heap(&t, &slots);
         }
     }
 
     #[test]
     fn periodic_counts_missed_periods() {
         let mut t = Timers::new();
-        let mut pos = positions();
-        let spec = TimerSpec::new(Clock::Monotonic, None);
+        let mut slots = slots_on(Clock::Monotonic);
+        let spec = slots.specs[0];
         // 1 ms period, armed as if 5.5 periods ago.
-        t.arm_as(
-            &mut pos,
-            0,
-            spec,
-            TimerType::Sequential,
-            When::new(0, 1_000_000).unwrap(),
-        )
-        .unwrap();
+        slots.specs[0] = t
+            .arm_as(
+                &mut slots,
+                0,
+                spec,
+                TimerType::Sequential,
+                When::new(0, 1_000_000).unwrap(),
+            )
+            .unwrap();
         let now = now_ns(libc::CLOCK_MONOTONIC);
-        t.heaps[0].update(&mut pos, ROOT, now - 5_500_000);
+        t.make_due(&mut slots, 0, now - 5_500_000);
         let mut out = Vec::new();
-        t.pop_due(&mut pos, 8, &mut out);
+        t.pop_due(&mut slots, 8, &mut out);
         assert_eq!(out.len(), 1);
         assert!(out[0].expirations >= 6, "{}", out[0].expirations);
-        assert!(t.heaps[0].first().unwrap().deadline > now);
+        let next = t.heaps[0].first().unwrap().deadline;
+        assert!(next > now);
+        // Due again at its next period, not later.
+        assert_eq!(real(&t, &slots, 0), next);
+        t.heaps[0].update(&mut slots, ROOT, now - 1_000_000);
+        slots.specs[0].set_deadline(now - 1_000_000);
+        out.clear();
+        t.pop_due(&mut slots, 8, &mut out);
+        assert_eq!(out.len(), 1);
     }
 
     #[test]
     fn realtime_relative_runs_on_monotonic() {
         let mut t = Timers::new();
-        let mut pos = positions();
+        let mut slots = slots_on(Clock::Realtime);
         let five = When::new(5, 0).unwrap();
-        let rel = TimerSpec::new(Clock::Realtime, None);
+        let spec = slots.specs[0];
         let rel = t
-            .arm_as(&mut pos, 0, rel, TimerType::Relative, five)
+            .arm_as(&mut slots, 0, spec, TimerType::Relative, five)
             .unwrap();
-        assert_eq!(rel.base, Base::Monotonic);
-        let abs = TimerSpec::new(Clock::Realtime, None);
+        assert_eq!(rel.base(), Base::Monotonic);
+        assert_eq!(rel.clock(), Clock::Realtime);
         let abs = t
-            .arm_as(&mut pos, 1, abs, TimerType::Absolute, five)
+            .arm_as(&mut slots, 1, spec, TimerType::Absolute, five)
             .unwrap();
-        assert_eq!(abs.base, Base::Realtime);
+        assert_eq!(abs.base(), Base::Realtime);
+        assert_eq!(abs.clock(), Clock::Realtime);
         let boot = TimerSpec::new(Clock::Boottime, None);
         let boot = t
-            .arm_as(&mut pos, 2, boot, TimerType::Sequential, five)
+            .arm_as(&mut slots, 2, boot, TimerType::Sequential, five)
             .unwrap();
-        assert_eq!(boot.base, Base::Boottime);
+        assert_eq!(boot.base(), Base::Boottime);
+        assert_eq!(boot.clock(), Clock::Boottime);
     }
 
     #[test]
     fn extreme_when_saturates() {
         let mut t = Timers::new();
-        let mut pos = positions();
-        let spec = TimerSpec::new(Clock::Monotonic, None);
+        let mut slots = slots_on(Clock::Monotonic);
+        let spec = slots.specs[0];
         let when = When::new(i64::MAX, 999_999_999).unwrap();
-        t.arm_as(&mut pos, 0, spec, TimerType::Sequential, when)
+        t.arm_as(&mut slots, 0, spec, TimerType::Sequential, when)
             .unwrap();
         assert_eq!(t.earliest(Base::Monotonic), Some(u64::MAX));
         let mut out = Vec::new();
-        t.pop_due(&mut pos, 8, &mut out);
+        t.pop_due(&mut slots, 8, &mut out);
         assert!(out.is_empty());
     }
 }
