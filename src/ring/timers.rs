@@ -18,7 +18,7 @@
 //! `CLOCK_BOOTTIME` counts time suspended.
 //!
 //! Every operation is O(log n) in the number of armed timers: add, re-arm
-//! (a key update in place; O(1) for a move later by at most ~18 minutes,
+//! (a key update in place; O(1) for a move later by at most ~39 hours,
 //! which leaves the entry in place: see [`Timers::arm`]), remove, and pop.
 //! The heap keeps the deadline
 //! beside the slot number so sifting touches one array (as libev's 4-heap
