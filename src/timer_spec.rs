@@ -10,12 +10,14 @@
 use crate::errno::Errno;
 use libc::c_int;
 
-/// The clocks a timer may run on.
+/// The clocks a timer may run on (the ring packs a timer's clock into two
+/// bits: see `ring::timers::TimerSpec`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Clock {
-    Monotonic,
-    Realtime,
-    Boottime,
+    Monotonic = 0,
+    Realtime = 1,
+    Boottime = 2,
 }
 
 impl Clock {

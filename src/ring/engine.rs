@@ -264,7 +264,7 @@ impl Engine {
         // that a failure (EMFILE) leaves the timer as it was, not armed on a
         // clock whose kernel timer every later call would fail to make.
         if let Some(base) = deadline.as_ref().map(Deadline::base) {
-            if base != spec.base() && self.timers.in_kernel(base) {
+            if !spec.on(base) && self.timers.in_kernel(base) {
                 self.clock_fd(base)?;
             }
         }

@@ -67,6 +67,11 @@ impl Positions for Vec<u32> {
 #[derive(Default)]
 pub struct Heap {
     entries: Vec<Entry>,
+    /// The latest deadline pushed, moved to or noted (`note_later`) since
+    /// the heap was last empty (0 then): an upper bound of every entry's
+    /// key, and of whatever later deadline the owner keeps for an entry and
+    /// notes here.
+    latest: u64,
 }
 
 /// The index of the earliest entry.
@@ -91,6 +96,7 @@ impl Heap {
     pub fn with_capacity(n: usize) -> Heap {
         Heap {
             entries: Vec::with_capacity(n),
+            latest: 0,
         }
     }
 
@@ -106,6 +112,17 @@ impl Heap {
     /// The earliest entry.
     pub fn first(&self) -> Option<Entry> {
         self.entries.first().copied()
+    }
+
+    /// No key, nor any deadline noted with `note_later`, is past this.
+    pub fn latest(&self) -> u64 {
+        self.latest
+    }
+
+    /// Counts `deadline` into `latest`: the owner keeps it for an entry
+    /// (a deadline later than the entry's key).
+    pub fn note_later(&mut self, deadline: u64) {
+        self.latest = self.latest.max(deadline);
     }
 
     /// Stores `entry` at `at` and records its position.
@@ -132,6 +149,7 @@ impl Heap {
     pub fn push(&mut self, pos: &mut impl Positions, entry: Entry) -> Result<(), Errno> {
         self.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         let at = self.entries.len();
+        self.note_later(entry.deadline);
         self.entries.push(entry);
         self.sift_up(pos, at, entry);
         Ok(())
@@ -147,6 +165,7 @@ impl Heap {
         if deadline < old.deadline {
             self.sift_up(pos, at, entry);
         } else {
+            self.note_later(deadline);
             self.sift_down(pos, at, entry);
         }
     }
@@ -159,6 +178,9 @@ impl Heap {
         let Some(last) = self.entries.pop() else {
             return;
         };
+        if self.entries.is_empty() {
+            self.latest = 0;
+        }
         if at < self.entries.len() {
             if last.deadline < gone.deadline {
                 self.sift_up(pos, at, last);
