@@ -8,7 +8,9 @@
  *   kernel timer; the monotonic clock's is made with the ring, so a
  *   monotonic timer never needs one) either work or fail with EMFILE
  *   leaking nothing, and the ring stays usable: posts arrive, the same
- *   calls succeed once descriptors are free;
+ *   calls succeed once descriptors are free; a re-arm that needs a
+ *   clock's kernel timer fails with EMFILE and changes no timer, also
+ *   when several timers share the udata;
  * - 10,000 one-shot timers expiring together on a ring of 16 entries, on
  *   both backends: every one is delivered exactly once, and no descriptor
  *   is created per timer. */
@@ -152,6 +154,21 @@ int main(void) {
     struct evfd_event fired = next_event(r);
     CHECK_EQ(fired.kind, EVFD_KIND_TIMER);
     CHECK_EQ(fired.udata, 7);
+    /* The same with three timers under one udata, the realtime one in the
+     * middle: whichever order the ring takes them in, a monotonic one
+     * comes before it. EMFILE, and none of the three is re-armed: all
+     * fire at their REL deadline. */
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &soon, 9), 0);
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_REL, &soon, 9), 0);
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_MONOTONIC, EVFD_TIMER_REL, &soon, 9), 0);
+    in_an_hour = realtime_in_ms(3600L * 1000);
+    CHECK_ERR(evfd_ring_rearm_timer(r, 9, EVFD_TIMER_ABS, &in_an_hour), EMFILE);
+    CHECK_EQ(count_full(), at);
+    for (int i = 0; i < 3; i++) {
+        fired = next_event(r);
+        CHECK_EQ(fired.kind, EVFD_KIND_TIMER);
+        CHECK_EQ(fired.udata, 9);
+    }
     /* Disarming needs no kernel timer, whatever type comes with the zero
      * `when`. */
     CHECK_EQ(evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_REL, &hour, 8), 0);

@@ -276,6 +276,32 @@ impl Engine {
         Ok(())
     }
 
+    /// Makes whatever re-arming the timers `tokens` as `kind`/`when` could
+    /// fail for (a clock's kernel timer, heap and period room), so that
+    /// they are all re-armed or, on failure, none is.
+    fn prepare_rearm(
+        &mut self,
+        tokens: &[Token],
+        kind: TimerType,
+        when: When,
+    ) -> Result<(), Errno> {
+        for token in tokens {
+            let spec = match self.sources.get(*token).map(|s| &s.kind) {
+                Some(SourceKind::Timer(spec)) => *spec,
+                _ => continue,
+            };
+            let Some(d) = Deadline::of(spec.clock(), kind, when) else {
+                continue;
+            };
+            if !spec.on(d.base()) && self.timers.in_kernel(d.base()) {
+                self.clock_fd(d.base())?;
+            }
+            self.timers
+                .reserve(d.base(), tokens.len(), d.period() != 0)?;
+        }
+        Ok(())
+    }
+
     /// Re-arms every timer registered under `udata` (DESIGN §4).
     pub fn rearm_timer(&mut self, udata: u64, kind: TimerType, when: When) -> Result<(), Errno> {
         // The common case, one source under `udata`, without the list.
@@ -295,9 +321,12 @@ impl Engine {
         let result = if tokens.is_empty() {
             Err(Errno::ENOENT)
         } else {
-            tokens
-                .iter()
-                .try_for_each(|t| self.arm_timer(*t, kind, when))
+            self.prepare_rearm(&tokens, kind, when)
+                .and_then(|_| {
+                    tokens
+                        .iter()
+                        .try_for_each(|t| self.arm_timer(*t, kind, when))
+                })
                 .and_then(|_| self.sync_kernel_timers())
         };
         self.tokens = tokens;

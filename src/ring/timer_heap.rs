@@ -140,9 +140,10 @@ impl Heap {
         }
     }
 
-    /// Makes room for one more entry, so that `push` cannot fail after it.
-    pub fn reserve_one(&mut self) -> Result<(), Errno> {
-        self.entries.try_reserve(1).map_err(|_| Errno::ENOMEM)
+    /// Makes room for `n` more entries, so that as many `push`es cannot
+    /// fail after it.
+    pub fn reserve(&mut self, n: usize) -> Result<(), Errno> {
+        self.entries.try_reserve(n).map_err(|_| Errno::ENOMEM)
     }
 
     #[inline]

@@ -191,6 +191,11 @@ impl Deadline {
     pub fn base(&self) -> Base {
         self.base
     }
+
+    /// Its period (0: it fires once).
+    pub fn period(&self) -> u64 {
+        self.period
+    }
 }
 
 /// Monotonic timers the heap has room for from the start (768 KiB of
@@ -269,7 +274,7 @@ impl Timers {
         let heap = self.heaps.get_mut(d.base.index()).ok_or(Errno::EINVAL)?;
         // Room for the push below first, so that a timer moved to another
         // clock is not left disarmed by a failed call.
-        heap.reserve_one()?;
+        heap.reserve(1)?;
         if !spec.on(d.base) {
             self.disarm(pos, slot);
         }
@@ -352,6 +357,18 @@ impl Timers {
         }
         self.note_deadline(d.base, d.at);
         Ok(())
+    }
+
+    /// Makes room for `n` more timers armed on `base` (with periods if
+    /// `periodic`), so that arming as many cannot fail for want of memory.
+    pub fn reserve(&mut self, base: Base, n: usize, periodic: bool) -> Result<(), Errno> {
+        if periodic {
+            self.periods.try_reserve(n).map_err(|_| Errno::ENOMEM)?;
+        }
+        self.heaps
+            .get_mut(base.index())
+            .ok_or(Errno::EINVAL)?
+            .reserve(n)
     }
 
     /// Records `slot`'s period (0: it does not repeat). `periods` has room.
