@@ -236,12 +236,12 @@ pub unsafe extern "C" fn evfd_ring_add_timer(
 /// `evfd_timerfd(ufd, ...)` re-arms a timerfd); a zero `when` disarms it:
 /// it stays registered and fires no more until re-armed. Expirations not
 /// yet delivered are discarded. Moving a timer later (the idle-timeout
-/// idiom) by up to about 39 hours costs O(1): the ring moves it in its
+/// idiom) by up to about 78 hours costs O(1): the ring moves it in its
 /// heap only when its old deadline comes, once however often it was pushed
-/// back, and while the timers of its clock are all due within about 39
-/// hours of each other it does not even read the timer's heap entry.
-/// Moving it earlier, or later by more, costs about as much as adding a
-/// timer.
+/// back. Unless a timer of its clock was armed more than about 78 hours
+/// past that clock's earliest deadline since the clock last had no timer
+/// armed, such a move does not even read the timer's heap entry. Moving
+/// it earlier, or later by more, costs about as much as adding a timer.
 ///
 /// Returns 0, or -1 with `errno` set: `EFAULT` if `ring` is NULL; `EINVAL`
 /// if `timertype` is not `EVFD_TIMER_REL`, `EVFD_TIMER_ABS` or

@@ -18,7 +18,7 @@
 //! `CLOCK_BOOTTIME` counts time suspended.
 //!
 //! Every operation is O(log n) in the number of armed timers: add, re-arm
-//! (a key update in place; O(1) for a move later by at most ~39 hours,
+//! (a key update in place; O(1) for a move later by at most ~78 hours,
 //! which leaves the entry in place: see [`Timers::arm`]), remove, and pop.
 //! The heap keeps the deadline
 //! beside the slot number so sifting touches one array (as libev's 4-heap
@@ -77,9 +77,9 @@ pub struct TimerSpec {
 const LOW_BITS: u64 = (1 << 48) - 1;
 
 /// The most a timer's real deadline may lie past its heap entry's
-/// (2^47 - 1 ns, about 39 hours), so that its low 48 bits tell it apart:
+/// (2^48 - 1 ns, about 78 hours), so that its low 48 bits tell it apart:
 /// a timer moved later by more is moved in the heap.
-const MAX_POSTPONEMENT: u64 = (1 << 47) - 1;
+const MAX_POSTPONEMENT: u64 = LOW_BITS;
 
 const CLOCK_BITS: u8 = 0b11;
 const BASE_SHIFT: u8 = 2;
@@ -143,7 +143,7 @@ impl TimerSpec {
 /// Where the ring keeps each timer's per-slot state: its heap position and
 /// its real deadline (both in its source slot).
 pub trait TimerSlots: Positions {
-    /// When `slot`'s (monotonic) timer is really due. given its heap entry's `key`.
+    /// When `slot`'s timer is really due, given its heap entry's `key`.
     fn real_deadline(&self, slot: u32, key: u64) -> u64;
     /// `slot`'s timer is now due at `at`.
     fn set_real_deadline(&mut self, slot: u32, at: u64);
@@ -303,12 +303,14 @@ impl Timers {
     }
 
     /// A one-shot timer moved later in time, decided without reading its
-    /// heap entry: the heap's earliest key and `latest` bound every real
-    /// deadline on its clock within `MAX_POSTPONEMENT`, so the timer's low
-    /// bits give its real deadline; a new one at or after that (and within
-    /// the bound) is only recorded in the slot. For a timer among many that
-    /// saves the cache miss on its entry, which is most of the cost of
-    /// pushing back an idle timeout. `None`: any other case, for `arm`.
+    /// heap entry. Every real deadline on its clock lies between the
+    /// heap's earliest key and `latest`; when those are at most
+    /// `MAX_POSTPONEMENT` apart, the timer's low bits and the earliest key
+    /// give its real deadline, and a new one at or after that (and within
+    /// the same bound) is only recorded in the slot. For a timer among many
+    /// that saves the cache miss on its entry, which is most of the cost of
+    /// pushing back an idle timeout. `None`: any other case (or a clock
+    /// whose `latest` is further out), for `arm`.
     #[inline]
     fn move_later(
         &mut self,
@@ -738,9 +740,10 @@ mod tests {
         let now = now_ns(libc::CLOCK_MONOTONIC);
         arm_slot(&mut t, &mut slots, 0, now + S);
         arm_slot(&mut t, &mut slots, 1, now + 5 * S);
-        // Slot 1's entry is put past the move below behind the timer's
-        // back. Reading it would move the entry back to the new deadline;
-        // the move later goes by slot 1's low bits and the earliest entry.
+        // A probe: slot 1's entry is put past the move below behind the
+        // timer's back (a state the ring never makes). Reading it would
+        // move the entry back to the new deadline; the move later goes by
+        // slot 1's low bits and the earliest entry, and leaves it.
         let p = slots.pos[1] as usize;
         t.heaps[0].update(&mut slots, p, now + 9 * S);
         arm_slot(&mut t, &mut slots, 1, now + 6 * S);
@@ -769,7 +772,6 @@ mod tests {
         assert_eq!(real(&t, &slots, 1), now + 20 * S);
         t.make_due(&mut slots, 0, now - 2);
         t.heaps[0].remove(&mut slots, ROOT);
-        slots.pos[0] = NOT_ARMED;
         t.make_due(&mut slots, 1, now - 1);
         let mut out = Vec::new();
         t.pop_due(&mut slots, 8, &mut out);
@@ -898,11 +900,51 @@ mod tests {
         assert!(next > now);
         // Due again at its next period, not later.
         assert_eq!(real(&t, &slots, 0), next);
-        t.heaps[0].update(&mut slots, ROOT, now - 1_000_000);
-        slots.specs[0].set_deadline(now - 1_000_000);
-        out.clear();
+    }
+
+    #[test]
+    fn only_one_shot_timers_on_their_clock_skip_the_entry() {
+        let mut t = Timers::new();
+        let mut slots = slots_on(Clock::Monotonic);
+        let now = now_ns(libc::CLOCK_MONOTONIC);
+        // A repeating timer re-armed later as a one-shot one: its entry
+        // must stop repeating, so the move reads it.
+        let spec = slots.specs[0];
+        slots.specs[0] = t
+            .arm_as(
+                &mut slots,
+                0,
+                spec,
+                TimerType::Sequential,
+                When::new(1, 0).unwrap(),
+            )
+            .unwrap();
+        arm_slot(&mut t, &mut slots, 0, now + 5 * S);
+        t.make_due(&mut slots, 0, now - 1);
+        let mut out = Vec::new();
         t.pop_due(&mut slots, 8, &mut out);
         assert_eq!(out.len(), 1);
+        assert!(!out[0].periodic);
+        assert_eq!(t.earliest(Base::Monotonic), None);
+        // A REL timer on CLOCK_REALTIME (on the monotonic clock) re-armed
+        // ABS to a later number: it moves to the realtime clock's heap,
+        // though its low bits read against that heap's earliest deadline
+        // (slot 2's, chosen so) say the number is later.
+        let mut slots = slots_on(Clock::Realtime);
+        let m = now_ns(libc::CLOCK_MONOTONIC);
+        arm_slot(&mut t, &mut slots, 2, m - 4 * S);
+        let spec = slots.specs[1];
+        slots.specs[1] = t
+            .arm_as(&mut slots, 1, spec, TimerType::Relative, abs(S))
+            .unwrap();
+        let at = m + 20 * S;
+        arm_slot(&mut t, &mut slots, 1, at);
+        assert_eq!(t.earliest(Base::Monotonic), None);
+        let p = slots.pos[1] as usize;
+        assert_eq!(
+            { t.heaps[Base::Realtime.index()].get(p).unwrap().deadline },
+            at
+        );
     }
 
     #[test]
