@@ -49,14 +49,18 @@ WORKLOADS = [  # (record workload, title, size label, x label in plots)
     ("move", "move 1,000 of N pending timers to a later deadline (evfd: REL)", "N"),
     ("move_loop", "move 1,000 of N pending timers (evfd: ABS from one clock read, the peers' "
      "loop time)", "N"),
-    ("signal", "signal from another thread, one in flight (latency)", "signals"),
+    ("signal_split", "signal from another thread on another CPU, one in flight (latency)",
+     "signals"),
+    ("signal_same", "signal from another thread on the same CPU, one in flight (latency)",
+     "signals"),
 ]
 SHORT = {"msgs_split": "messages, two CPUs,", "msgs_same": "messages, one CPU,",
          "fds": "ready eventfds N =", "timer_create": "create timers N =",
          "timer_create_loop": "create timers from loop time N =",
          "timer_expire": "expire timers N =", "move": "move 1,000 of N =",
          "move_loop": "move 1,000 from loop time of N =",
-         "signal": "signal latency,"}
+         "signal_split": "signal latency, two CPUs,",
+         "signal_same": "signal latency, one CPU,"}
 PLOTS = [  # (file, title, [(workload, group label)...] or None for by-size)
     ("msgs", "Cross-thread messages: CPU ns per message", [("msgs_split", "two CPUs"),
                                                           ("msgs_same", "one CPU")]),
@@ -68,7 +72,8 @@ PLOTS = [  # (file, title, [(workload, group label)...] or None for by-size)
     ("move", "Move 1,000 of N pending timers (evfd: REL): CPU ns per move", None),
     ("move_loop", "Move 1,000 of N pending timers (evfd: ABS from loop time): CPU ns per move",
      None),
-    ("signal", "Signal latency (ns), one in flight", None),
+    ("signal_split", "Signal latency (ns), one in flight, sender on another CPU", None),
+    ("signal_same", "Signal latency (ns), one in flight, sender on the same CPU", None),
 ]
 
 
@@ -178,7 +183,11 @@ def collect(recs):
 
 
 def metrics_of(workload):
-    return ["p50", "p99"] if workload == "signal" else ["cpu", "wall"]
+    return ["p50", "p99"] if is_signal(workload) else ["cpu", "wall"]
+
+
+def is_signal(workload):
+    return workload.startswith("signal")
 
 
 def best_peer(impls, metric):
@@ -356,7 +365,7 @@ def main():
             for m in (m0, m1):
                 b = best_peer(impls, m)
                 row += [b or "-", fmt(impls[b].med(m)) if b else "-"]
-            if wl == "signal":
+            if is_signal(wl):
                 row[-4] += " (p50)"
                 row[-2] += " (p99)"
             w("| " + " | ".join(row) + " |")
@@ -371,7 +380,7 @@ def main():
                     b = best_peer(impls, m)
                     r = ratio(impls, e, b, m)[0] if b else float("nan")
                     if r == r:
-                        parts.append("%s %s" % (m if wl == "signal" else m.upper() if m == "cpu" else m,
+                        parts.append("%s %s" % (m if is_signal(wl) else m.upper() if m == "cpu" else m,
                                                 fmt_ratio(r)) + (" (%s× behind %s)" % (fmt(1 / r), b) if r < 1 else ""))
                         worst = r if worst is None else min(worst, r)
                 if worst is not None and worst < 1:
@@ -406,7 +415,7 @@ def main():
         w("")
         w("**%s**" % title)
         w("")
-        if wl == "signal":
+        if is_signal(wl):
             w("| %s | impl | p50 ns | p99 ns | CPU ns per signal | reps |" % sizelabel)
             w("|---:|---|---:|---:|---:|---:|")
         else:
@@ -425,7 +434,7 @@ def main():
                 def s(m):
                     v = c.values(m)
                     return "%s [%s–%s]" % (fmt(quant(v, .5)), fmt(quant(v, .25)), fmt(quant(v, .75)))
-                if wl == "signal":
+                if is_signal(wl):
                     w("| {:,} | {} | {} | {} | {} | {} |".format(key[1], i, s("p50"), s("p99"), s("cpu"), len(c.by_rep)))
                 else:
                     note = "re-arm by " + c.extra["rearm"] if "rearm" in c.extra else ""
@@ -446,7 +455,7 @@ def main():
             groups = [(label, cells[k]) for wl, label in groups for k in sorted(cells) if k[0] == wl]
         if not groups:
             continue
-        if fname == "signal":
+        if is_signal(fname):
             # per size, two groups: p50 and p99
             sgroups = []
             for label, cs in groups:
@@ -456,7 +465,7 @@ def main():
             def value(pc):
                 v = pc[1].values(pc[0])
                 return (quant(v, .5), quant(v, .25), quant(v, .75), None) if v else None
-            ok = bar_chart(os.path.join(plotdir, "peers_signal.svg"), title, "latency ns (log)",
+            ok = bar_chart(os.path.join(plotdir, "peers_%s.svg" % fname), title, "latency ns (log)",
                            sgroups, impl_order, value,
                            note="median of the per-repetition percentile, with p25-p75")
         else:

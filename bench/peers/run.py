@@ -53,7 +53,8 @@ def cells(quick):
         out.append(["timers", str(n)])
     for n in (1000, 100000):
         out.append(["move", str(n), str(moves)])
-    out.append(["signal", str(signals)])
+    out.append(["signal", "split", str(signals)])
+    out.append(["signal", "same", str(signals)])
     return out
 
 
