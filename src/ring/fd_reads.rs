@@ -60,6 +60,13 @@ impl Reader {
 /// so one busy semaphore eventfd or signalfd cannot starve everything else.
 pub const READS_PER_REPORT: usize = 64;
 
+/// `signalfd_siginfo` records taken per signalfd read. A read returns as
+/// many whole records as are pending and fit, so one that returns fewer
+/// has emptied the signalfd: no second read just to hear EAGAIN (a system
+/// call per signal saved when signals come one at a time).
+const SIGINFOS_PER_READ: usize = 8;
+const SIGINFO_BYTES: usize = 128;
+
 /// How a round of reads ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReadEnd {
@@ -75,8 +82,11 @@ pub enum ReadEnd {
 /// read becomes one event through `emit` (a counter's `Event::fd_count`,
 /// or for a signalfd the siginfo fields, with `udata`).
 pub fn read_ready(fd: RawFd, reader: Reader, udata: u64, mut emit: impl FnMut(Event)) -> ReadEnd {
-    let mut buf = [0u8; 128];
-    let want = if reader == Reader::Signalfd { 128 } else { 8 };
+    if reader == Reader::Signalfd {
+        return read_signalfd(fd, udata, emit);
+    }
+    let mut buf = [0u8; 8];
+    let want = 8;
     for _ in 0..READS_PER_REPORT {
         let Some(dst) = buf.get_mut(..want) else {
             return ReadEnd::Drained;
@@ -97,15 +107,32 @@ pub fn read_ready(fd: RawFd, reader: Reader, udata: u64, mut emit: impl FnMut(Ev
                     return ReadEnd::Drained;
                 }
             }
-            Ok(128) if reader == Reader::Signalfd => {
-                // SAFETY: the kernel wrote a whole signalfd_siginfo (128
-                // bytes) into `buf`, which is at least that long.
-                let si: libc::signalfd_siginfo =
-                    unsafe { core::ptr::read_unaligned(buf.as_ptr().cast()) };
-                emit(Event::signal(udata, &si));
-            }
             Ok(_) | Err(Errno::EAGAIN) => return ReadEnd::Drained,
             Err(e) => return ReadEnd::Failed(e),
+        }
+    }
+    ReadEnd::More
+}
+
+/// `read_ready` for a signalfd: up to `SIGINFOS_PER_READ` records a read,
+/// one event each.
+fn read_signalfd(fd: RawFd, udata: u64, mut emit: impl FnMut(Event)) -> ReadEnd {
+    let mut buf = [0u8; SIGINFOS_PER_READ * SIGINFO_BYTES];
+    for _ in 0..READS_PER_REPORT {
+        let n = match sys::io::read_nowait(fd, &mut buf) {
+            Ok(n) => n,
+            Err(Errno::EAGAIN) => return ReadEnd::Drained,
+            Err(e) => return ReadEnd::Failed(e),
+        };
+        for record in buf.get(..n).unwrap_or_default().chunks_exact(SIGINFO_BYTES) {
+            // SAFETY: the kernel wrote whole signalfd_siginfo records (128
+            // bytes each); `record` is one of them.
+            let si: libc::signalfd_siginfo =
+                unsafe { core::ptr::read_unaligned(record.as_ptr().cast()) };
+            emit(Event::signal(udata, &si));
+        }
+        if n < buf.len() {
+            return ReadEnd::Drained;
         }
     }
     ReadEnd::More
