@@ -669,12 +669,16 @@ mod tests {
         When::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64).unwrap()
     }
 
-    /// Arms `slot` at `ns`, keeping its settings as the engine does.
-    fn arm_slot(t: &mut Timers, slots: &mut Slots, slot: u32, ns: u64) {
+    /// Arms `slot` as `kind`/`when`, keeping its settings as the engine
+    /// does.
+    fn arm_kind(t: &mut Timers, slots: &mut Slots, slot: u32, kind: TimerType, when: When) {
         let spec = slots.specs[slot as usize];
-        slots.specs[slot as usize] = t
-            .arm_as(slots, slot, spec, TimerType::Absolute, abs(ns))
-            .unwrap();
+        slots.specs[slot as usize] = t.arm_as(slots, slot, spec, kind, when).unwrap();
+    }
+
+    /// Arms `slot` at `ns` (ABS).
+    fn arm_slot(t: &mut Timers, slots: &mut Slots, slot: u32, ns: u64) {
+        arm_kind(t, slots, slot, TimerType::Absolute, abs(ns));
     }
 
     fn arm_at(t: &mut Timers, slots: &mut Slots, ns: u64) {
@@ -720,16 +724,13 @@ mod tests {
         // Postponed, then disarmed: gone from the heap.
         arm_at(&mut t, &mut slots, far + S);
         assert_eq!(real(&t, &slots, 0), far + S);
-        let spec = slots.specs[0];
-        slots.specs[0] = t
-            .arm_as(
-                &mut slots,
-                0,
-                spec,
-                TimerType::Absolute,
-                When::new(0, 0).unwrap(),
-            )
-            .unwrap();
+        arm_kind(
+            &mut t,
+            &mut slots,
+            0,
+            TimerType::Absolute,
+            When::new(0, 0).unwrap(),
+        );
         assert_eq!(t.earliest(Base::Monotonic), None);
     }
 
@@ -843,23 +844,17 @@ mod tests {
         let mut t = Timers::new();
         let mut slots = slots_on(Clock::Monotonic);
         let mut x: u64 = 12345;
-        for slot in 0..500 {
+        for slot in 0..500u32 {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let when = When::new(1_000_000 + (x >> 40) as i64 % 1000, 0).unwrap();
-            let spec = slots.specs[slot];
-            slots.specs[slot] = t
-                .arm_as(&mut slots, slot as u32, spec, TimerType::Absolute, when)
-                .unwrap();
+            arm_kind(&mut t, &mut slots, slot, TimerType::Absolute, when);
         }
         check_heap(&t, &slots);
         for slot in (0..500).step_by(3) {
             let when = When::new(2_000_000 - slot as i64, 0).unwrap();
-            let spec = slots.specs[slot as usize];
-            slots.specs[slot as usize] = t
-                .arm_as(&mut slots, slot, spec, TimerType::Absolute, when)
-                .unwrap();
+            arm_kind(&mut t, &mut slots, slot, TimerType::Absolute, when);
         }
         check_heap(&t, &slots);
         for slot in (1..500).step_by(7) {
@@ -879,17 +874,9 @@ mod tests {
     fn periodic_counts_missed_periods() {
         let mut t = Timers::new();
         let mut slots = slots_on(Clock::Monotonic);
-        let spec = slots.specs[0];
         // 1 ms period, armed as if 5.5 periods ago.
-        slots.specs[0] = t
-            .arm_as(
-                &mut slots,
-                0,
-                spec,
-                TimerType::Sequential,
-                When::new(0, 1_000_000).unwrap(),
-            )
-            .unwrap();
+        let ms = When::new(0, 1_000_000).unwrap();
+        arm_kind(&mut t, &mut slots, 0, TimerType::Sequential, ms);
         let now = now_ns(libc::CLOCK_MONOTONIC);
         t.make_due(&mut slots, 0, now - 5_500_000);
         let mut out = Vec::new();
@@ -909,16 +896,8 @@ mod tests {
         let now = now_ns(libc::CLOCK_MONOTONIC);
         // A repeating timer re-armed later as a one-shot one: its entry
         // must stop repeating, so the move reads it.
-        let spec = slots.specs[0];
-        slots.specs[0] = t
-            .arm_as(
-                &mut slots,
-                0,
-                spec,
-                TimerType::Sequential,
-                When::new(1, 0).unwrap(),
-            )
-            .unwrap();
+        let second = When::new(1, 0).unwrap();
+        arm_kind(&mut t, &mut slots, 0, TimerType::Sequential, second);
         arm_slot(&mut t, &mut slots, 0, now + 5 * S);
         t.make_due(&mut slots, 0, now - 1);
         let mut out = Vec::new();
@@ -933,10 +912,7 @@ mod tests {
         let mut slots = slots_on(Clock::Realtime);
         let m = now_ns(libc::CLOCK_MONOTONIC);
         arm_slot(&mut t, &mut slots, 2, m - 4 * S);
-        let spec = slots.specs[1];
-        slots.specs[1] = t
-            .arm_as(&mut slots, 1, spec, TimerType::Relative, abs(S))
-            .unwrap();
+        arm_kind(&mut t, &mut slots, 1, TimerType::Relative, abs(S));
         let at = m + 20 * S;
         arm_slot(&mut t, &mut slots, 1, at);
         assert_eq!(t.earliest(Base::Monotonic), None);
