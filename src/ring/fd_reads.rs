@@ -85,21 +85,15 @@ pub fn read_ready(fd: RawFd, reader: Reader, udata: u64, mut emit: impl FnMut(Ev
     if reader == Reader::Signalfd {
         return read_signalfd(fd, udata, emit);
     }
-    let mut buf = [0u8; 8];
-    let want = 8;
+    let mut count = [0u8; 8];
     for _ in 0..READS_PER_REPORT {
-        let Some(dst) = buf.get_mut(..want) else {
-            return ReadEnd::Drained;
-        };
         let read = if reader == Reader::NonblockingEventfd {
-            sys::io::read(fd, dst)
+            sys::io::read(fd, &mut count)
         } else {
-            sys::io::read_nowait(fd, dst)
+            sys::io::read_nowait(fd, &mut count)
         };
         match read {
-            Ok(8) if reader != Reader::Signalfd => {
-                let mut count = [0u8; 8];
-                count.copy_from_slice(buf.get(..8).unwrap_or(&[0; 8]));
+            Ok(8) => {
                 emit(Event::fd_count(udata, u64::from_ne_bytes(count)));
                 // One read empties an eventfd or timerfd: no second read
                 // just to hear EAGAIN.
