@@ -259,19 +259,24 @@ impl Engine {
         };
         let slot = Sources::slot_of(token);
         let deadline = Deadline::of(spec.clock(), kind, when);
-        // A timer moved to another clock may need that clock's kernel
-        // timer, made on first use: make it before anything changes, so
-        // that a failure (EMFILE) leaves the timer as it was, not armed on a
-        // clock whose kernel timer every later call would fail to make.
-        if let Some(base) = deadline.as_ref().map(Deadline::base) {
-            if !spec.on(base) && self.timers.in_kernel(base) {
-                self.clock_fd(base)?;
-            }
+        if let Some(d) = &deadline {
+            self.kernel_timer_for(&spec, d)?;
         }
         let armed = self.timers.arm(&mut self.sources, slot, spec, deadline)?;
         // Its settings hold its real deadline: new after every re-arm.
         if let Some(SourceKind::Timer(s)) = self.sources.get_mut(token).map(|s| &mut s.kind) {
             *s = armed;
+        }
+        Ok(())
+    }
+
+    /// A timer moved to another clock may need that clock's kernel timer,
+    /// made on first use: the re-arm makes it before anything changes, so
+    /// that a failure (EMFILE) leaves the timer as it was, not armed on a
+    /// clock whose kernel timer every later call would fail to make.
+    fn kernel_timer_for(&mut self, spec: &TimerSpec, d: &Deadline) -> Result<(), Errno> {
+        if !spec.on(d.base()) && self.timers.in_kernel(d.base()) {
+            self.clock_fd(d.base())?;
         }
         Ok(())
     }
@@ -293,9 +298,7 @@ impl Engine {
             let Some(d) = Deadline::of(spec.clock(), kind, when) else {
                 continue;
             };
-            if !spec.on(d.base()) && self.timers.in_kernel(d.base()) {
-                self.clock_fd(d.base())?;
-            }
+            self.kernel_timer_for(&spec, &d)?;
             self.timers
                 .reserve(d.base(), tokens.len(), d.period() != 0)?;
         }
