@@ -12,6 +12,7 @@
 
 use super::backend::{Backend, BackendKind};
 use super::completion::{Completion, Outcome};
+use super::deadline_clock::DeadlineClock;
 use super::event::{Event, KIND_FD, KIND_FUTEX};
 use super::fd_reads::{read_ready, ReadEnd, Reader};
 use super::posts::PostQueue;
@@ -57,6 +58,8 @@ pub struct Engine {
     backend: Backend,
     sources: Sources,
     timers: Timers,
+    /// Where REL and SEQ timers' start times come from.
+    deadline_clock: DeadlineClock,
     /// Events made from kernel completions that did not fit.
     pending: VecDeque<Event>,
     /// Sources the ring reads with more to read than one report allowed.
@@ -96,6 +99,7 @@ impl Engine {
             backend,
             sources: Sources::new()?,
             timers: Timers::new(),
+            deadline_clock: DeadlineClock::new(),
             pending: VecDeque::new(),
             reread: VecDeque::new(),
             notify,
@@ -236,7 +240,7 @@ impl Engine {
         when: When,
         udata: u64,
     ) -> Result<(), Errno> {
-        let deadline = Deadline::of(clock, kind, when);
+        let deadline = Deadline::of(clock, kind, when, &mut self.deadline_clock);
         let spec = TimerSpec::new(clock, deadline.as_ref());
         let token = self.sources.insert(udata, SourceKind::Timer(spec))?;
         let slot = Sources::slot_of(token);
@@ -258,7 +262,7 @@ impl Engine {
             _ => return Err(Errno::ENOENT),
         };
         let slot = Sources::slot_of(token);
-        let deadline = Deadline::of(spec.clock(), kind, when);
+        let deadline = Deadline::of(spec.clock(), kind, when, &mut self.deadline_clock);
         if let Some(d) = &deadline {
             self.kernel_timer_for(&spec, d)?;
         }
@@ -295,7 +299,7 @@ impl Engine {
                 Some(SourceKind::Timer(spec)) => *spec,
                 _ => continue,
             };
-            let Some(d) = Deadline::of(spec.clock(), kind, when) else {
+            let Some(d) = Deadline::of(spec.clock(), kind, when, &mut self.deadline_clock) else {
                 continue;
             };
             self.kernel_timer_for(&spec, &d)?;

@@ -22,6 +22,7 @@
 
 mod backend;
 mod completion;
+mod deadline_clock;
 mod engine;
 mod epoll;
 mod event;

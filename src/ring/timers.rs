@@ -25,6 +25,7 @@
 //! does with its cached "at"); sifting down is bottom-up (see
 //! `Heap::sift_down`).
 
+use super::deadline_clock::DeadlineClock;
 use super::sources::IntMap;
 use super::timer_heap::{Entry, Heap, Positions, NOT_ARMED, ROOT};
 use crate::errno::Errno;
@@ -161,9 +162,16 @@ pub struct Deadline {
 
 impl Deadline {
     /// The deadline `kind`/`when` asks for on `clock`; `None` for a zero
-    /// `when` (disarmed).
+    /// `when` (disarmed). A REL or SEQ timer on the monotonic clock counts
+    /// from `now`'s time, which may be a few microseconds late, never
+    /// early (`DeadlineClock`).
     #[inline]
-    pub fn of(clock: Clock, kind: TimerType, when: When) -> Option<Deadline> {
+    pub fn of(
+        clock: Clock,
+        kind: TimerType,
+        when: When,
+        now: &mut DeadlineClock,
+    ) -> Option<Deadline> {
         if when.is_zero() {
             return None;
         }
@@ -177,7 +185,11 @@ impl Deadline {
             },
             TimerType::Relative | TimerType::Sequential => Deadline {
                 base,
-                at: now_ns(base.clockid()).saturating_add(span),
+                at: match base {
+                    Base::Monotonic => now.monotonic(),
+                    Base::Realtime | Base::Boottime => now_ns(base.clockid()),
+                }
+                .saturating_add(span),
                 period: if kind == TimerType::Sequential {
                     span
                 } else {
@@ -613,7 +625,13 @@ mod tests {
             kind: TimerType,
             when: When,
         ) -> Result<TimerSpec, Errno> {
-            self.arm(pos, slot, spec, Deadline::of(spec.clock(), kind, when))
+            let mut now = DeadlineClock::new();
+            self.arm(
+                pos,
+                slot,
+                spec,
+                Deadline::of(spec.clock(), kind, when, &mut now),
+            )
         }
     }
 
