@@ -42,7 +42,7 @@ WORKLOADS = [  # (record workload, title, size label, x label in plots)
     ("msgs_split", "cross-thread messages, producer and consumer on two CPUs", "messages"),
     ("msgs_same", "cross-thread messages, both on one CPU", "messages"),
     ("fds", "N ready eventfds per round (writes included)", "N"),
-    ("timer_create", "create N one-shot timers (evfd: EVFD_TIMER_REL, a clock read per timer)", "N"),
+    ("timer_create", "create N one-shot timers (evfd: EVFD_TIMER_REL from the call's time)", "N"),
     ("timer_create_loop", "create N one-shot timers (evfd: EVFD_TIMER_ABS from one clock read, "
      "the peers' loop time)", "N"),
     ("timer_expire", "expire N one-shot timers (all due)", "N"),

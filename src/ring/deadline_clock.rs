@@ -148,9 +148,9 @@ pub struct DeadlineClock {
 }
 
 impl DeadlineClock {
-    /// Asks, once per process, whether the kernel's clock runs on the
-    /// counter (`sys::tsc::drives_monotonic`): at ring creation, not in the
-    /// first add.
+    /// Asks whether the kernel's clock runs on the counter and the calling
+    /// thread may read it (`sys::tsc::drives_monotonic`): at ring creation,
+    /// not in the first add.
     pub fn new() -> DeadlineClock {
         DeadlineClock::with_counter(tsc::drives_monotonic())
     }

@@ -56,7 +56,7 @@ const UNKNOWN: u8 = 0;
 const YES: u8 = 1;
 const NO: u8 = 2;
 
-/// What `/sys/.../current_clocksource` said, once per process.
+/// What `current_clocksource` said, once per process.
 static CLOCKSOURCE_IS_TSC: AtomicU8 = AtomicU8::new(UNKNOWN);
 
 /// The file naming the clock source the kernel's clocks run on.
@@ -64,24 +64,21 @@ const CURRENT_CLOCKSOURCE: &[u8] =
     b"/sys/devices/system/clocksource/clocksource0/current_clocksource\0";
 
 /// Whether the kernel's clocks run on this counter (its clock source is
-/// `tsc`) and this process may read it (`PR_GET_TSC` is `PR_TSC_ENABLE`):
-/// asked once per process (`prctl`, then one `open` and `read` of sysfs).
-/// While no descriptor is free (`EMFILE`, `ENFILE`) the answer is no and
+/// `tsc`) and the calling thread may read it (`PR_GET_TSC` is
+/// `PR_TSC_ENABLE`; a thread can forbid it with `PR_SET_TSC`). The clock
+/// source is asked of sysfs once per process (one `open` and `read`):
+/// while no descriptor is free (`EMFILE`, `ENFILE`) the answer is no and
 /// the question is asked again next time; any other failure (no sysfs, a
-/// sandbox) is a lasting no. A process that forbids the counter with
-/// `PR_SET_TSC` after evfd first asked is not noticed (evfd_ring(3)).
+/// sandbox) is a lasting no. The thread's permission is asked at every
+/// call (one `prctl`).
 pub fn drives_monotonic() -> bool {
-    if !cfg!(target_arch = "x86_64") {
+    if !cfg!(target_arch = "x86_64") || !counter_enabled() {
         return false;
     }
     match CLOCKSOURCE_IS_TSC.load(Ordering::Relaxed) {
         YES => return true,
         NO => return false,
         _ => {}
-    }
-    if !counter_enabled() {
-        CLOCKSOURCE_IS_TSC.store(NO, Ordering::Relaxed);
-        return false;
     }
     let mut buf = [0u8; 32];
     let answer = match read_small_file(CURRENT_CLOCKSOURCE, &mut buf) {
@@ -93,7 +90,10 @@ pub fn drives_monotonic() -> bool {
     answer
 }
 
-/// Whether RDTSC is allowed in this process (`PR_GET_TSC`).
+/// Whether RDTSC is allowed in the calling thread (`PR_GET_TSC`). A thread
+/// that forbids it cannot read the clocks through the vDSO either (the
+/// vDSO reads the same counter), so this only keeps evfd from being the
+/// first to fault.
 fn counter_enabled() -> bool {
     let mut state: libc::c_int = 0;
     // SAFETY: PR_GET_TSC writes one int through the pointer, which points
