@@ -52,6 +52,12 @@ const SPREAD_NS: u64 = 3_000;
 /// (a thread preempted in between makes a reading no anchor).
 const BRACKET_NS: u64 = 256;
 
+/// Readings in a row too wide to anchor after which the ring stops using
+/// the counter: where every clock read takes microseconds (valgrind, a
+/// hypervisor that traps the counter), each would cost three reads and a
+/// calibration for nothing.
+const WIDE_READINGS_LIMIT: u8 = 16;
+
 /// The most a deadline is late, in all.
 const LATENESS_NS: u64 = EARLY_READ_NS + SPREAD_NS + BRACKET_NS + 1;
 
@@ -145,6 +151,8 @@ pub struct DeadlineClock {
     /// The counter is not used: the kernel's clock is not on it, or a bound
     /// was found below the clock.
     off: bool,
+    /// Readings in a row too wide to anchor (see `WIDE_READINGS_LIMIT`).
+    wide_readings: u8,
 }
 
 impl DeadlineClock {
@@ -165,6 +173,7 @@ impl DeadlineClock {
             rate: None,
             confirmed: false,
             off: !usable,
+            wide_readings: 0,
         }
     }
 
@@ -224,6 +233,10 @@ impl DeadlineClock {
         };
         if self.ns_in(now.after.saturating_sub(now.before)) > BRACKET_NS {
             self.reach = 0;
+            self.wide_readings = self.wide_readings.saturating_add(1);
+            self.off = self.wide_readings >= WIDE_READINGS_LIMIT;
+        } else {
+            self.wide_readings = 0;
         }
     }
 
@@ -408,6 +421,34 @@ mod tests {
         assert_eq!(c.reach, 0);
         c.anchor(m.reading(400_000));
         assert!(c.reach > 0);
+    }
+
+    #[test]
+    fn readings_that_are_always_slow_end_the_counters_use() {
+        let m = Model::steady();
+        let mut c = DeadlineClock::with_counter(true);
+        for tick in [0, 100_000, 200_000] {
+            c.anchor(m.reading(tick));
+        }
+        let slow = |tick: u64| Reading {
+            before: tick,
+            after: tick + 5_000,
+            ns: m.truth(tick + 2_500) as u64,
+        };
+        // Now and then one is fine.
+        for i in 0..(3 * u64::from(WIDE_READINGS_LIMIT)) {
+            let tick = 300_000 + i * 100_000;
+            if i % 8 == 7 {
+                c.anchor(m.reading(tick));
+            } else {
+                c.anchor(slow(tick));
+            }
+        }
+        assert!(!c.off);
+        for i in 0..u64::from(WIDE_READINGS_LIMIT) {
+            c.anchor(slow(10_000_000 + i * 100_000));
+        }
+        assert!(c.off && c.reach == 0);
     }
 
     #[test]
