@@ -355,6 +355,15 @@ mod tests {
         used
     }
 
+    /// A clock anchored at each of `ticks` in turn.
+    fn anchored_at(m: &Model, ticks: &[u64]) -> DeadlineClock {
+        let mut c = DeadlineClock::with_counter(true);
+        for tick in ticks {
+            c.anchor(m.reading(*tick));
+        }
+        c
+    }
+
     const STEPS: [u64; 7] = [100, 500, 2_000, 10_000, 50_000, 200_000, 1_000_000];
 
     #[test]
@@ -408,10 +417,7 @@ mod tests {
     #[test]
     fn a_reading_interrupted_between_its_counter_reads_is_no_anchor() {
         let m = Model::steady();
-        let mut c = DeadlineClock::with_counter(true);
-        for tick in [0, 100_000, 200_000] {
-            c.anchor(m.reading(tick));
-        }
+        let mut c = anchored_at(&m, &[0, 100_000, 200_000]);
         assert!(c.reach > 0);
         // Preempted for 1 µs (2,500 ticks) between `before` and the clock.
         let mut r = m.reading(300_000);
@@ -426,10 +432,7 @@ mod tests {
     #[test]
     fn readings_that_are_always_slow_end_the_counters_use() {
         let m = Model::steady();
-        let mut c = DeadlineClock::with_counter(true);
-        for tick in [0, 100_000, 200_000] {
-            c.anchor(m.reading(tick));
-        }
+        let mut c = anchored_at(&m, &[0, 100_000, 200_000]);
         let slow = |tick: u64| Reading {
             before: tick,
             after: tick + 5_000,
@@ -454,10 +457,7 @@ mod tests {
     #[test]
     fn a_suspend_between_readings_starts_the_calibration_again() {
         let m = Model::steady();
-        let mut c = DeadlineClock::with_counter(true);
-        for tick in [0, 100_000, 200_000, 300_000] {
-            c.anchor(m.reading(tick));
-        }
+        let mut c = anchored_at(&m, &[0, 100_000, 200_000, 300_000]);
         assert!(c.confirmed && c.reach > 0);
         // The counter ran 10 s on while the clock stood still.
         let mut r = m.reading(400_000 + 25_000_000_000);
@@ -472,10 +472,7 @@ mod tests {
     #[test]
     fn a_bound_found_below_the_clock_ends_the_counters_use() {
         let m = Model::steady();
-        let mut c = DeadlineClock::with_counter(true);
-        for tick in [0, 100_000, 200_000, 300_000] {
-            c.anchor(m.reading(tick));
-        }
+        let mut c = anchored_at(&m, &[0, 100_000, 200_000, 300_000]);
         assert!(c.reach > 0);
         // The clock ran 1% faster than the counter says since the anchor.
         let mut r = m.reading(300_000 + c.reach);
