@@ -5,70 +5,92 @@
 //! A REL deadline is the clock at the call plus `when` (timerfd's meaning:
 //! never early, DESIGN §2.2), so every REL add or re-arm needs the time.
 //! `clock_gettime` through the vDSO costs ~21 ns here, as much as the rest
-//! of an add, and its fence waits for everything before it. Where the
-//! kernel's clock runs on the TSC (`sys::tsc::drives_monotonic`), the ring
-//! reads the counter alone (~9 ns, overlapping the add's other work) and
-//! turns it into an upper bound of the clock:
+//! of an add, and its fence waits for everything before it (a re-arm's
+//! cache misses). Where the kernel's clock runs on the TSC
+//! (`sys::tsc::clocksource_is_tsc`), the ring reads the counter alone
+//! (~9 ns, overlapping the call's other work) and turns it into an upper
+//! bound of the clock:
 //!
 //! ```text
 //! bound(t) = anchor_ns + (t − anchor_tsc) × mult + EARLY_READ_NS
 //! ```
 //!
 //! - The anchor is a vDSO read bracketed by two counter reads, `before`
-//!   and `after`: the clock at counter value `before` is below the
-//!   reading + 1 (`anchor_ns`).
-//! - `mult` is an upper bound of nanoseconds per tick, in 32.32 fixed
-//!   point, measured between the first anchor of a calibration and the
-//!   latest from their brackets (so a bound, not an estimate), plus 2^-8:
-//!   NTP changing the clock's rate since (at most 500 ppm of frequency and
-//!   500 ppm of slew each way).
-//! - `EARLY_READ_NS` covers the counter being read a little before the
-//!   instructions that precede it complete.
+//!   and `after` (the vDSO's own read waits for `before`; `after` waits
+//!   for it): the clock at counter value `before` is below the reading + 1
+//!   (`anchor_ns`).
+//! - `mult` (nanoseconds per tick, 32.32 fixed point) is the upper end of
+//!   the rate measured over the last span between two anchors, from their
+//!   brackets (a bound, not an estimate), plus 1/8: the clock's rate may
+//!   change since, and NTP daemons change it by that much (chrony slews by
+//!   up to 8.3% through `ADJ_TICK`; `adjtimex` allows ±10%).
+//! - `EARLY_READ_NS` covers the counter being read before the instructions
+//!   that precede it complete (it is not ordered; a fence would cost what
+//!   the vDSO costs).
 //!
 //! A bound is used only within `reach` ticks of its anchor, chosen so that
-//! it is at most `LATENESS_NS` late; beyond that, or where the counter
+//! it is at most `SPREAD_NS` ahead of the clock while the rate stays within
+//! 1/8 of the one measured (about 24 µs); beyond that, or where the counter
 //! reads below the anchor, the ring reads the clock, which makes a new
-//! anchor and refines the rate. Each new anchor checks the old bound
-//! against the clock; a bound found below the clock (the rate changed by
-//! more than allowed: a new clock source, `adjtimex(ADJ_TICK)`) ends the
-//! counter's use in this ring. A rate that disagrees with the one before
-//! (a suspend between two anchors stops the clock, not the counter) starts
-//! the calibration again; the bound is used only once two measurements
-//! agree.
+//! anchor and measures the rate again over the span since the last
+//! measurement, once that span is long enough for the brackets to pin the
+//! rate within 1/64. So the rate used is never older than the span before
+//! the anchor. Each reading also reads `CLOCK_BOOTTIME`: a suspend (the
+//! counter may run on while the clock stands still) changes `CLOCK_BOOTTIME
+//! − CLOCK_MONOTONIC`, and a span with one in it is no measurement. A
+//! reading whose bracket is wider than `BRACKET_NS` (the thread stopped
+//! between its reads) is neither an anchor nor a measurement. Each new
+//! anchor checks the old bound against the clock; a bound found below it
+//! (the rate changed by more than 1/8) ends the counter's use in this
+//! ring, as does a clock source other than the TSC, asked again at most
+//! once a second.
 
 use crate::sys::{clock::now_ns, tsc};
 
 /// Added to every bound: the counter may be read this much before the
-/// call's earlier instructions complete (far more than a CPU's
-/// out-of-order window).
-const EARLY_READ_NS: u64 = 1_000;
+/// instructions that precede it complete (the out-of-order window behind a
+/// chain of cache misses; far less in practice).
+const EARLY_READ_NS: u64 = 2_000;
 
-/// The most a bound may exceed the clock by the rate's uncertainty alone
-/// (`EARLY_READ_NS` and the reading's 1 ns come on top).
-const SPREAD_NS: u64 = 3_000;
+/// The most a bound may exceed the clock by the rate's uncertainty and its
+/// allowed change (`EARLY_READ_NS`, the bracket and the reading's 1 ns
+/// come on top).
+const SPREAD_NS: u64 = 6_000;
 
 /// The widest bracket an anchor may have: the anchor's time is the clock
-/// read, which may come this much after the counter read it starts from
-/// (a thread preempted in between makes a reading no anchor).
+/// read, which may come this much after the counter read it starts from.
 const BRACKET_NS: u64 = 256;
+
+/// The most a start is late, in all.
+const LATENESS_NS: u64 = EARLY_READ_NS + SPREAD_NS + BRACKET_NS + 1;
+
+// evfd_ring(3) promises REL and SEQ starts at most 10 µs late from this.
+const _: () = assert!(LATENESS_NS <= 10_000);
+
+/// The clock's rate may change by 1/8 (2^-3) either way between a
+/// measurement and the end of a bound's reach.
+const RATE_CHANGE_SHIFT: u32 = 3;
+
+/// A span measures the rate once its brackets pin it within 1/64.
+const TIGHT_SHIFT: u32 = 6;
+
+/// A change of `CLOCK_BOOTTIME − CLOCK_MONOTONIC` larger than this between
+/// two readings is a suspend (reading the two clocks one after the other
+/// moves the difference by the time between the reads: nanoseconds, or
+/// the length of a preemption, which is then taken for a suspend).
+const SUSPEND_NS: u64 = 50_000;
+
+/// The longest a bound is used after its anchor.
+const MAX_REACH_NS: u64 = 1_000_000;
+
+/// How often the clock source is asked again while the counter is used.
+const CLOCKSOURCE_RECHECK_NS: u64 = 1_000_000_000;
 
 /// Readings in a row too wide to anchor after which the ring stops using
 /// the counter: where every clock read takes microseconds (valgrind, a
-/// hypervisor that traps the counter), each would cost three reads and a
-/// calibration for nothing.
+/// hypervisor that traps the counter), each would cost three reads for
+/// nothing.
 const WIDE_READINGS_LIMIT: u8 = 16;
-
-/// The most a deadline is late, in all.
-const LATENESS_NS: u64 = EARLY_READ_NS + SPREAD_NS + BRACKET_NS + 1;
-
-// evfd_ring(3) promises REL and SEQ timers at most 5 µs late from this.
-const _: () = assert!(LATENESS_NS <= 5_000);
-
-/// The longest a bound is used after its anchor.
-const MAX_REACH_NS: u64 = 2_000_000;
-
-/// The rate allowance for NTP: the measured upper bound times 1 + 2^-8.
-const NTP_ALLOWANCE_SHIFT: u32 = 8;
 
 /// Fractional bits of a rate (nanoseconds per tick).
 const FRACTION_BITS: u32 = 32;
@@ -83,6 +105,14 @@ struct Reading {
     /// `CLOCK_MONOTONIC`, nanoseconds (truncated: the clock was below
     /// `ns + 1`).
     ns: u64,
+    /// `CLOCK_BOOTTIME` read after `after`, minus `ns`: grows by the time
+    /// spent suspended.
+    boot_offset: u64,
+}
+
+/// The ticks between a reading's two counter reads.
+fn bracket(r: Reading) -> u64 {
+    r.after.saturating_sub(r.before)
 }
 
 /// Nanoseconds per tick, 32.32 fixed point: the true rate was within.
@@ -94,7 +124,8 @@ struct Rate {
 
 impl Rate {
     /// The rate between readings `a` and `b` (`b` later), from their
-    /// brackets; `None` when they are too close to tell.
+    /// brackets; `None` when they are too close to tell or the counter
+    /// went backwards.
     fn between(a: Reading, b: Reading) -> Option<Rate> {
         let ns = b.ns.checked_sub(a.ns)?;
         // The clock's true span lies within ns ± 1; the counter's within
@@ -110,17 +141,19 @@ impl Rate {
         })
     }
 
-    /// Whether two measurements can both be right.
-    fn agrees_with(&self, other: &Rate) -> bool {
-        self.low <= other.high && other.low <= self.high
+    /// Whether the brackets pin the rate closely enough to use.
+    fn is_tight(&self) -> bool {
+        self.high.saturating_sub(self.low) <= self.high >> TIGHT_SHIFT
     }
 
-    /// The multiplier a bound uses (the high end plus the NTP allowance)
-    /// and how many ticks past its anchor it stays within `SPREAD_NS`;
-    /// `None` if the rate is too uncertain to use.
+    /// The multiplier a bound uses (the high end plus the allowed change)
+    /// and how many ticks past its anchor it stays within `SPREAD_NS` of
+    /// a clock whose rate is at least the low end less the allowed change;
+    /// `None` if that is no tick at all.
     fn mult_and_reach(&self) -> Option<(u64, u64)> {
-        let mult = self.high.checked_add(self.high >> NTP_ALLOWANCE_SHIFT)?;
-        let spread = mult.checked_sub(self.low).filter(|s| *s > 0)?;
+        let mult = self.high.checked_add(self.high >> RATE_CHANGE_SHIFT)?;
+        let slowest = self.low.saturating_sub(self.low >> RATE_CHANGE_SHIFT);
+        let spread = mult.checked_sub(slowest).filter(|s| *s > 0)?;
         let within_spread =
             (u128::from(SPREAD_NS) << FRACTION_BITS).checked_div(u128::from(spread))?;
         // MAX_REACH_NS << 32 < 2^64: `ticks × mult` below it never wraps.
@@ -128,6 +161,13 @@ impl Rate {
             (u128::from(MAX_REACH_NS) << FRACTION_BITS).checked_div(u128::from(mult))?;
         let reach = u64::try_from(within_spread.min(within_max)).ok()?;
         (reach > 0).then_some((mult, reach))
+    }
+
+    /// `ticks` in nanoseconds at the high end (saturating).
+    fn ns_in(&self, ticks: u64) -> u64 {
+        // Two 64-bit factors: the product fits 128 bits.
+        let ns = u128::from(ticks).wrapping_mul(u128::from(self.high)) >> FRACTION_BITS;
+        u64::try_from(ns).unwrap_or(u64::MAX)
     }
 }
 
@@ -138,29 +178,37 @@ pub struct DeadlineClock {
     anchor_tsc: u64,
     /// The clock at the anchor, rounded up (`Reading::ns + 1`).
     anchor_ns: u64,
-    /// An upper bound of nanoseconds per tick (32.32) with the NTP
-    /// allowance.
+    /// The rate's upper bound with the allowed change (32.32).
     mult: u64,
     /// Ticks past `anchor_tsc` the bound is used for; 0: not used.
     reach: u64,
-    /// The calibration: its first reading, the rate measured from it, and
-    /// whether a second measurement agreed.
-    first: Option<Reading>,
+    /// Where the span being measured starts.
+    span_start: Option<Reading>,
+    /// The rate over the last span measured.
     rate: Option<Rate>,
-    confirmed: bool,
-    /// The counter is not used: the kernel's clock is not on it, or a bound
-    /// was found below the clock.
+    /// The counter is not used: not the kernel's clock source, not
+    /// readable, or a bound was found below the clock.
     off: bool,
     /// Readings in a row too wide to anchor (see `WIDE_READINGS_LIMIT`).
     wide_readings: u8,
+    /// `CLOCK_MONOTONIC` when the clock source was last asked.
+    clocksource_asked_ns: u64,
 }
 
 impl DeadlineClock {
     /// Asks whether the kernel's clock runs on the counter and the calling
-    /// thread may read it (`sys::tsc::drives_monotonic`): at ring creation,
-    /// not in the first add.
+    /// thread may read it, and if so takes a first reading: at ring
+    /// creation, so that the first REL call already ends a span.
     pub fn new() -> DeadlineClock {
-        DeadlineClock::with_counter(tsc::drives_monotonic())
+        let usable = tsc::counter_enabled() && tsc::clocksource_is_tsc() == Some(true);
+        let mut clock = DeadlineClock::with_counter(usable);
+        if usable {
+            if let Some(first) = DeadlineClock::read() {
+                clock.span_start = Some(first);
+                clock.clocksource_asked_ns = first.ns;
+            }
+        }
+        clock
     }
 
     fn with_counter(usable: bool) -> DeadlineClock {
@@ -169,11 +217,11 @@ impl DeadlineClock {
             anchor_ns: 0,
             mult: 0,
             reach: 0,
-            first: None,
+            span_start: None,
             rate: None,
-            confirmed: false,
             off: !usable,
             wide_readings: 0,
+            clocksource_asked_ns: 0,
         }
     }
 
@@ -205,45 +253,66 @@ impl DeadlineClock {
         if self.off {
             return now_ns(libc::CLOCK_MONOTONIC);
         }
+        let Some(now) = DeadlineClock::read() else {
+            return now_ns(libc::CLOCK_MONOTONIC);
+        };
+        if now.ns.saturating_sub(self.clocksource_asked_ns) >= CLOCKSOURCE_RECHECK_NS {
+            self.clocksource_asked_ns = now.ns;
+            if tsc::clocksource_is_tsc() == Some(false) {
+                self.switch_off();
+                return now.ns;
+            }
+        }
+        self.anchor(now);
+        now.ns
+    }
+
+    /// The clocks, bracketed by the counter.
+    fn read() -> Option<Reading> {
         // In this order: the vDSO orders its own counter read after
         // `before`; `after` waits for it.
         let before = tsc::read();
         let ns = now_ns(libc::CLOCK_MONOTONIC);
         let after = tsc::read_after_earlier();
-        if let (Some(before), Some(after)) = (before, after) {
-            self.anchor(Reading { before, after, ns });
-        }
-        ns
+        let boot = now_ns(libc::CLOCK_BOOTTIME);
+        Some(Reading {
+            before: before?,
+            after: after?,
+            ns,
+            boot_offset: boot.saturating_sub(ns),
+        })
     }
 
-    /// Checks the old bound against `now`, refines the rate and anchors
+    fn switch_off(&mut self) {
+        self.off = true;
+        self.reach = 0;
+    }
+
+    /// Checks the old bound against `now`, measures the rate and anchors
     /// the bound at `now`.
     fn anchor(&mut self, now: Reading) {
         if self.reach != 0 && self.bound_below_clock(now) {
-            self.off = true;
-            self.reach = 0;
+            self.switch_off();
             return;
         }
-        self.calibrate(now);
-        self.anchor_tsc = now.before;
-        self.anchor_ns = now.ns.saturating_add(1);
-        (self.mult, self.reach) = match self.rate {
-            Some(rate) if self.confirmed => rate.mult_and_reach().unwrap_or((0, 0)),
-            _ => (0, 0),
-        };
-        if self.ns_in(now.after.saturating_sub(now.before)) > BRACKET_NS {
+        if self
+            .rate
+            .is_some_and(|r| r.ns_in(bracket(now)) > BRACKET_NS)
+        {
+            // Stopped between its reads: neither an anchor nor a
+            // measurement.
             self.reach = 0;
             self.wide_readings = self.wide_readings.saturating_add(1);
-            self.off = self.wide_readings >= WIDE_READINGS_LIMIT;
-        } else {
-            self.wide_readings = 0;
+            if self.wide_readings >= WIDE_READINGS_LIMIT {
+                self.switch_off();
+            }
+            return;
         }
-    }
-
-    /// `ticks` in nanoseconds at the current multiplier (saturating).
-    fn ns_in(&self, ticks: u64) -> u64 {
-        let ns = u128::from(ticks).wrapping_mul(u128::from(self.mult)) >> FRACTION_BITS;
-        u64::try_from(ns).unwrap_or(u64::MAX)
+        self.wide_readings = 0;
+        self.measure(now);
+        self.anchor_tsc = now.before;
+        self.anchor_ns = now.ns.saturating_add(1);
+        (self.mult, self.reach) = self.rate.and_then(|r| r.mult_and_reach()).unwrap_or((0, 0));
     }
 
     /// Whether the current bound (without `EARLY_READ_NS`) at `now.after`
@@ -252,30 +321,42 @@ impl DeadlineClock {
         let Some(ticks) = now.after.checked_sub(self.anchor_tsc) else {
             return false;
         };
-        self.anchor_ns.saturating_add(self.ns_in(ticks)) < now.ns
+        // Two 64-bit factors: the product fits 128 bits.
+        let elapsed = u128::from(ticks).wrapping_mul(u128::from(self.mult)) >> FRACTION_BITS;
+        u128::from(self.anchor_ns).saturating_add(elapsed) < u128::from(now.ns)
     }
 
-    fn calibrate(&mut self, now: Reading) {
-        let Some(first) = self.first else {
-            self.first = Some(now);
+    /// Ends the span being measured at `now` if it is long enough, and
+    /// takes its rate.
+    fn measure(&mut self, now: Reading) {
+        let Some(start) = self.span_start else {
+            self.span_start = Some(now);
             return;
         };
-        let Some(measured) = Rate::between(first, now) else {
+        if now.boot_offset.abs_diff(start.boot_offset) > SUSPEND_NS {
+            // Suspended in between: the counter and the clock parted.
+            self.rate = None;
+            self.span_start = Some(now);
             return;
-        };
-        match self.rate {
-            Some(rate) if !rate.agrees_with(&measured) => {
-                // A jump between the readings: start again from this one.
-                self.first = Some(now);
+        }
+        match Rate::between(start, now) {
+            Some(rate) if rate.is_tight() => {
+                self.rate = Some(rate);
+                self.span_start = Some(now);
+            }
+            // Not long enough yet: the span grows, from `now` if its
+            // bracket is much the narrower (a first clock read that paid
+            // the vDSO's page fault would take long to outweigh).
+            Some(_) if bracket(start) > bracket(now).saturating_mul(2) => {
+                self.span_start = Some(now);
+            }
+            Some(_) => {}
+            None if now.after < start.before => {
+                // The counter went backwards: measure afresh.
                 self.rate = None;
-                self.confirmed = false;
+                self.span_start = Some(now);
             }
-            Some(_) => {
-                // The longer span measures more closely.
-                self.rate = Some(measured);
-                self.confirmed = true;
-            }
-            None => self.rate = Some(measured),
+            None => {}
         }
     }
 }
@@ -289,12 +370,14 @@ mod tests {
     )]
     use super::*;
 
-    /// A 2.5 GHz counter (0.4 ns per tick) until tick `change`, then
-    /// `later` ns per tick; a clock read takes 40 ticks and reads the
-    /// counter in the middle.
+    /// A 2.5 GHz counter (0.4 ns per tick) and the clocks it drives: from
+    /// each `(tick, ns_per_tick)` in `rates` on, the clock runs at that
+    /// rate; in each `(tick, ticks)` of `suspends` it stands still while
+    /// the counter runs, and `CLOCK_BOOTTIME` gains that time. A clock read
+    /// takes 40 ticks and reads the counter in the middle.
     struct Model {
-        change: u64,
-        later: f64,
+        rates: Vec<(u64, f64)>,
+        suspends: Vec<(u64, u64)>,
     }
 
     const NS_PER_TICK: f64 = 0.4;
@@ -302,14 +385,46 @@ mod tests {
     impl Model {
         fn steady() -> Model {
             Model {
-                change: u64::MAX,
-                later: NS_PER_TICK,
+                rates: vec![(0, NS_PER_TICK)],
+                suspends: vec![],
             }
         }
 
+        fn rate_from(tick: u64, factor: f64) -> Model {
+            Model {
+                rates: vec![(0, NS_PER_TICK), (tick, NS_PER_TICK * factor)],
+                suspends: vec![],
+            }
+        }
+
+        fn suspended(at: u64, ticks: u64) -> Model {
+            Model {
+                rates: vec![(0, NS_PER_TICK)],
+                suspends: vec![(at, ticks)],
+            }
+        }
+
+        fn suspended_ticks(&self, tick: u64) -> u64 {
+            self.suspends
+                .iter()
+                .map(|&(at, len)| tick.clamp(at, at + len) - at)
+                .sum()
+        }
+
+        /// `CLOCK_MONOTONIC` at `tick`.
         fn truth(&self, tick: u64) -> f64 {
-            let early = tick.min(self.change);
-            1e9 + early as f64 * NS_PER_TICK + (tick - early) as f64 * self.later
+            let mut ns = 1e9;
+            for (i, &(from, rate)) in self.rates.iter().enumerate() {
+                let to = self.rates.get(i + 1).map_or(u64::MAX, |r| r.0);
+                if tick <= from {
+                    break;
+                }
+                let end = tick.min(to);
+                let running =
+                    (end - from) - (self.suspended_ticks(end) - self.suspended_ticks(from));
+                ns += running as f64 * rate;
+            }
+            ns
         }
 
         fn reading(&self, tick: u64) -> Reading {
@@ -317,6 +432,8 @@ mod tests {
                 before: tick,
                 after: tick + 40,
                 ns: self.truth(tick + 20) as u64,
+                boot_offset: 5_000_000_000
+                    + (self.suspended_ticks(tick + 40) as f64 * NS_PER_TICK) as u64,
             }
         }
     }
@@ -329,42 +446,42 @@ mod tests {
             .then(|| c.anchor_ns + ((ticks * c.mult) >> FRACTION_BITS))
     }
 
-    /// Drives `c` over `m` as the ring would (a clock read wherever the
-    /// bound is not used), checking every bound; returns how many were
-    /// used.
-    fn drive(c: &mut DeadlineClock, m: &Model, tick: &mut u64, steps: &[u64]) -> usize {
+    /// Probes `c` at each of `ticks` as the ring would (a clock read
+    /// wherever the bound is not used), checking every bound against the
+    /// model: never below the clock, at most `LATENESS_NS` above it (with
+    /// `EARLY_READ_NS`). Returns how many bounds were used.
+    fn probe(c: &mut DeadlineClock, m: &Model, ticks: impl IntoIterator<Item = u64>) -> usize {
         let mut used = 0;
-        for step in steps {
-            for _ in 0..50 {
-                *tick += step;
-                match bound_at(c, *tick) {
-                    Some(b) => {
-                        used += 1;
-                        let truth = m.truth(*tick);
-                        assert!(b as f64 >= truth, "early at {tick}: {b} < {truth}");
-                        let late = b as f64 - truth;
-                        assert!(
-                            late <= (LATENESS_NS - EARLY_READ_NS) as f64,
-                            "late by {late}"
-                        );
-                    }
-                    None => c.anchor(m.reading(*tick)),
+        for tick in ticks {
+            match bound_at(c, tick) {
+                Some(b) => {
+                    used += 1;
+                    let truth = m.truth(tick);
+                    assert!(b as f64 >= truth, "early at {tick}: {b} < {truth}");
+                    let late = (b + EARLY_READ_NS) as f64 - truth;
+                    assert!(late <= LATENESS_NS as f64, "late by {late} at {tick}");
                 }
+                None => c.anchor(m.reading(tick)),
             }
         }
         used
     }
 
-    /// A clock anchored at each of `ticks` in turn.
-    fn anchored_at(m: &Model, ticks: &[u64]) -> DeadlineClock {
-        let mut c = DeadlineClock::with_counter(true);
-        for tick in ticks {
-            c.anchor(m.reading(*tick));
-        }
-        c
+    /// `n` ticks `step` apart from `from` (exclusive).
+    fn every(from: u64, step: u64, n: u64) -> impl Iterator<Item = u64> {
+        (1..=n).map(move |i| from + i * step)
     }
 
-    const STEPS: [u64; 7] = [100, 500, 2_000, 10_000, 50_000, 200_000, 1_000_000];
+    /// A clock that has measured the steady rate and is anchored at tick
+    /// 100,000.
+    fn measured() -> DeadlineClock {
+        let m = Model::steady();
+        let mut c = DeadlineClock::with_counter(true);
+        c.anchor(m.reading(0));
+        c.anchor(m.reading(100_000));
+        assert!(c.reach > 0);
+        c
+    }
 
     #[test]
     fn the_rate_is_bracketed() {
@@ -375,77 +492,164 @@ mod tests {
         // 40-tick brackets over a million ticks: within 0.01%.
         assert!(r.high - r.low < truth / 10_000, "{r:?}");
         assert_eq!(Rate::between(m.reading(0), m.reading(30)), None);
+        assert!(!Rate::between(m.reading(0), m.reading(1_000))
+            .unwrap()
+            .is_tight());
     }
 
     #[test]
-    fn the_bound_waits_for_two_measurements_that_agree() {
+    fn a_span_measures_once_it_is_long_enough() {
         let m = Model::steady();
         let mut c = DeadlineClock::with_counter(true);
         c.anchor(m.reading(0));
-        assert_eq!(c.reach, 0, "one reading measures nothing");
+        c.anchor(m.reading(1_000));
+        assert_eq!(c.reach, 0, "1,000 ticks do not pin the rate");
+        assert_eq!(c.span_start, Some(m.reading(0)), "the span grows");
         c.anchor(m.reading(10_000));
-        assert_eq!(c.reach, 0, "one measurement is not confirmed");
-        c.anchor(m.reading(20_000));
+        assert!(c.reach > 0);
+        assert_eq!(c.span_start, Some(m.reading(10_000)));
+    }
+
+    #[test]
+    fn a_span_from_a_slow_first_reading_starts_again_from_a_fast_one() {
+        let m = Model::steady();
+        let mut c = DeadlineClock::with_counter(true);
+        // The process's first clock read, 20 µs with its page fault.
+        let first = Reading {
+            after: 50_000,
+            ns: m.truth(25_000) as u64,
+            ..m.reading(0)
+        };
+        c.anchor(first);
+        c.anchor(m.reading(60_000));
+        assert_eq!(c.span_start, Some(m.reading(60_000)));
+        c.anchor(m.reading(70_000));
         assert!(c.reach > 0);
     }
 
     #[test]
     fn bounds_are_never_below_the_clock_and_at_most_the_lateness_above() {
-        let mut c = DeadlineClock::with_counter(true);
-        let used = drive(&mut c, &Model::steady(), &mut 0, &STEPS);
-        assert!(used > 200, "the bound was used {used} times");
-        assert!(c.reach as f64 * NS_PER_TICK <= MAX_REACH_NS as f64);
-    }
-
-    #[test]
-    fn ntp_speeding_the_clock_up_keeps_bounds_above_it() {
-        // Calibrated for 10 ms, then the clock runs 0.2% faster (NTP's
-        // frequency and slew limits together, from one extreme to the
-        // other): still never early, and the counter stays in use.
-        let m = Model {
-            change: 25_000_000,
-            later: NS_PER_TICK * 1.002,
-        };
-        let mut c = DeadlineClock::with_counter(true);
-        let mut tick = 0;
-        drive(&mut c, &m, &mut tick, &STEPS);
-        assert!(tick > m.change);
-        let used = drive(&mut c, &m, &mut tick, &[100_000; 20]);
-        assert!(!c.off && used > 900, "used {used}");
-    }
-
-    #[test]
-    fn a_reading_interrupted_between_its_counter_reads_is_no_anchor() {
         let m = Model::steady();
-        let mut c = anchored_at(&m, &[0, 100_000, 200_000]);
-        assert!(c.reach > 0);
-        // Preempted for 1 µs (2,500 ticks) between `before` and the clock.
-        let mut r = m.reading(300_000);
-        r.after += 2_500;
-        r.ns = m.truth(302_500) as u64;
-        c.anchor(r);
-        assert_eq!(c.reach, 0);
-        c.anchor(m.reading(400_000));
-        assert!(c.reach > 0);
+        let mut c = DeadlineClock::with_counter(true);
+        let mut used = 0;
+        let mut tick = 0;
+        for step in [100u64, 500, 2_000, 10_000, 50_000, 200_000] {
+            used += probe(&mut c, &m, every(tick, step, 200));
+            tick += 200 * step;
+        }
+        assert!(used > 600, "the bound was used {used} times");
+        // About 24 µs (60,000 ticks) per anchor.
+        let reach_ns = c.reach as f64 * NS_PER_TICK;
+        assert!(
+            (20_000.0..=MAX_REACH_NS as f64).contains(&reach_ns),
+            "{reach_ns}"
+        );
+    }
+
+    #[test]
+    fn rate_changes_within_an_eighth_keep_bounds_above_and_near_the_clock() {
+        // The step comes right after an anchor, at its worst; then the
+        // clock keeps the new rate (chrony's 8.3% slew, ADJ_TICK's 10%).
+        for factor in [0.88, 0.917, 0.99, 1.002, 1.01, 1.083, 1.1, 1.12] {
+            let mut c = measured();
+            let m = Model {
+                rates: vec![(0, NS_PER_TICK), (100_041, NS_PER_TICK * factor)],
+                suspends: vec![],
+            };
+            let used = probe(&mut c, &m, every(100_000, 100, 20_000));
+            assert!(
+                !c.off && used > 15_000,
+                "×{factor}: used {used}, off {}",
+                c.off
+            );
+        }
+    }
+
+    #[test]
+    fn a_rate_change_beyond_an_eighth_ends_the_counters_use() {
+        let mut c = measured();
+        let m = Model::rate_from(100_041, 1.3);
+        let reach = c.reach;
+        c.anchor(m.reading(100_000 + reach));
+        assert!(c.off && c.reach == 0);
+        let before = now_ns(libc::CLOCK_MONOTONIC);
+        let mono = c.monotonic();
+        assert!(before <= mono && mono <= now_ns(libc::CLOCK_MONOTONIC));
+    }
+
+    #[test]
+    fn suspends_anywhere_never_make_a_bound_early() {
+        let second = 2_500_000_000u64;
+        // (readings before, idle ticks, suspended ticks): one reading then
+        // a long idle and a suspend; two quick readings then the same; a
+        // measured clock, then a short suspend right after an anchor.
+        for (before, idle, suspended) in [
+            (vec![0], 60 * second, 10 * second),
+            (vec![0, 250], 60 * second, 10 * second),
+            (vec![0, 250], second, second),
+            (vec![0, 100_000], 1_000, 5 * second),
+            (vec![0, 100_000], 1_000, 300_000),
+        ] {
+            let at = before.last().unwrap() + idle;
+            let m = Model::suspended(at, suspended);
+            let mut c = DeadlineClock::with_counter(true);
+            for t in &before {
+                c.anchor(m.reading(*t));
+            }
+            let resumed = at + suspended;
+            // A burst of calls 40 ns apart, then some 10 µs apart.
+            probe(&mut c, &m, every(resumed, 100, 20_000));
+            let used = probe(&mut c, &m, every(resumed + 2_000_000, 25_000, 400));
+            assert!(
+                !c.off && used > 200,
+                "{before:?} {idle} {suspended}: used {used}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reading_stopped_between_its_counter_reads_is_neither_anchor_nor_measure() {
+        // Stopped for 8 hours, once frozen for a suspend (the clock stood
+        // still) and once preempted (it ran).
+        let hours = 8 * 3600 * 2_500_000_000u64;
+        for suspended in [true, false] {
+            let mut c = measured();
+            let stop = 200_001;
+            let m = if suspended {
+                Model::suspended(stop, hours)
+            } else {
+                Model::steady()
+            };
+            let mut r = m.reading(stop - 1);
+            r.after = stop + hours + 40;
+            r.ns = m.truth(stop + hours + 20) as u64;
+            r.boot_offset = m.reading(stop + hours).boot_offset;
+            let rate = c.rate;
+            c.anchor(r);
+            assert_eq!(c.reach, 0);
+            assert_eq!(c.rate, rate, "no measurement from it");
+            let used = probe(&mut c, &m, every(stop + hours + 100, 100, 20_000));
+            assert!(!c.off && used > 15_000, "used {used}");
+        }
     }
 
     #[test]
     fn readings_that_are_always_slow_end_the_counters_use() {
         let m = Model::steady();
-        let mut c = anchored_at(&m, &[0, 100_000, 200_000]);
+        let mut c = measured();
         let slow = |tick: u64| Reading {
-            before: tick,
             after: tick + 5_000,
             ns: m.truth(tick + 2_500) as u64,
+            ..m.reading(tick)
         };
         // Now and then one is fine.
         for i in 0..(3 * u64::from(WIDE_READINGS_LIMIT)) {
-            let tick = 300_000 + i * 100_000;
-            if i % 8 == 7 {
-                c.anchor(m.reading(tick));
+            let tick = 200_000 + i * 100_000;
+            c.anchor(if i % 8 == 7 {
+                m.reading(tick)
             } else {
-                c.anchor(slow(tick));
-            }
+                slow(tick)
+            });
         }
         assert!(!c.off);
         for i in 0..u64::from(WIDE_READINGS_LIMIT) {
@@ -455,33 +659,15 @@ mod tests {
     }
 
     #[test]
-    fn a_suspend_between_readings_starts_the_calibration_again() {
+    fn a_counter_gone_backwards_measures_afresh() {
         let m = Model::steady();
-        let mut c = anchored_at(&m, &[0, 100_000, 200_000, 300_000]);
-        assert!(c.confirmed && c.reach > 0);
-        // The counter ran 10 s on while the clock stood still.
-        let mut r = m.reading(400_000 + 25_000_000_000);
-        r.ns = m.reading(400_000).ns;
-        let first = c.first.unwrap();
-        c.anchor(r);
-        assert!(!c.off);
-        assert!(!c.confirmed && c.reach == 0);
-        assert_ne!(c.first, Some(first));
-    }
-
-    #[test]
-    fn a_bound_found_below_the_clock_ends_the_counters_use() {
-        let m = Model::steady();
-        let mut c = anchored_at(&m, &[0, 100_000, 200_000, 300_000]);
-        assert!(c.reach > 0);
-        // The clock ran 1% faster than the counter says since the anchor.
-        let mut r = m.reading(300_000 + c.reach);
-        r.ns += (c.reach as f64 * NS_PER_TICK / 100.0) as u64;
-        c.anchor(r);
-        assert!(c.off && c.reach == 0);
-        let before = now_ns(libc::CLOCK_MONOTONIC);
-        let mono = c.monotonic();
-        assert!(before <= mono && mono <= now_ns(libc::CLOCK_MONOTONIC));
+        let mut c = measured();
+        c.anchor(m.reading(200_000));
+        // Reset (as some firmware does on resume): far below the anchor.
+        c.anchor(m.reading(50));
+        assert_eq!(c.rate, None);
+        assert_eq!(c.reach, 0);
+        assert_eq!(c.span_start, Some(m.reading(50)));
     }
 
     #[test]
@@ -511,7 +697,8 @@ mod tests {
             used |= c.reach != 0;
         }
         // Where the kernel's clock is on the counter, the bound was used.
-        assert_eq!(used, tsc::drives_monotonic());
-        assert!(!c.off);
+        let usable = tsc::counter_enabled() && tsc::clocksource_is_tsc() == Some(true);
+        assert_eq!(used, usable);
+        assert!(!c.off || !usable);
     }
 }

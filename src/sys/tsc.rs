@@ -12,7 +12,6 @@
 
 use super::fd_info::read_small_file;
 use crate::errno::Errno;
-use core::sync::atomic::{AtomicU8, Ordering};
 
 /// The counter now, unordered: the processor may read it a little before
 /// the instructions that precede it complete. `None` where there is no
@@ -22,9 +21,8 @@ pub fn read() -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: RDTSC exists on every x86-64 processor and reads a
-        // register: no memory is touched. (A process can make it fault with
-        // `PR_SET_TSC`; callers read it only after `drives_monotonic`,
-        // which checks that it does not.)
+        // register: no memory is touched. (A thread can make it fault with
+        // `PR_SET_TSC`; callers read it only after `counter_enabled`.)
         Some(unsafe { core::arch::x86_64::_rdtsc() })
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -52,49 +50,38 @@ pub fn read_after_earlier() -> Option<u64> {
     }
 }
 
-const UNKNOWN: u8 = 0;
-const YES: u8 = 1;
-const NO: u8 = 2;
-
-/// What `current_clocksource` said, once per process.
-static CLOCKSOURCE_IS_TSC: AtomicU8 = AtomicU8::new(UNKNOWN);
-
 /// The file naming the clock source the kernel's clocks run on.
 const CURRENT_CLOCKSOURCE: &[u8] =
     b"/sys/devices/system/clocksource/clocksource0/current_clocksource\0";
 
-/// Whether the kernel's clocks run on this counter (its clock source is
-/// `tsc`) and the calling thread may read it (`PR_GET_TSC` is
-/// `PR_TSC_ENABLE`; a thread can forbid it with `PR_SET_TSC`). The clock
-/// source is asked of sysfs once per process (one `open` and `read`):
-/// while no descriptor is free (`EMFILE`, `ENFILE`) the answer is no and
-/// the question is asked again next time; any other failure (no sysfs, a
-/// sandbox) is a lasting no. The thread's permission is asked at every
-/// call (one `prctl`).
-pub fn drives_monotonic() -> bool {
-    if !cfg!(target_arch = "x86_64") || !counter_enabled() {
-        return false;
-    }
-    match CLOCKSOURCE_IS_TSC.load(Ordering::Relaxed) {
-        YES => return true,
-        NO => return false,
-        _ => {}
+/// Whether the kernel's clocks run on this counter now (its clock source
+/// is `tsc`; one `open` and `read` of sysfs): `None` when that cannot be
+/// told for the moment (no descriptor free: `EMFILE`, `ENFILE`; `EINTR`),
+/// `Some(false)` on other architectures, other clock sources, and any
+/// other failure (no sysfs, a sandbox). The kernel switches away from the
+/// TSC when its watchdog finds it unstable, so callers ask again from time
+/// to time.
+pub fn clocksource_is_tsc() -> Option<bool> {
+    if !cfg!(target_arch = "x86_64") {
+        return Some(false);
     }
     let mut buf = [0u8; 32];
-    let answer = match read_small_file(CURRENT_CLOCKSOURCE, &mut buf) {
-        Ok(len) => names_tsc(buf.get(..len).unwrap_or_default()),
-        Err(Errno::EMFILE) | Err(Errno::ENFILE) | Err(Errno::EINTR) => return false,
-        Err(_) => false,
-    };
-    CLOCKSOURCE_IS_TSC.store(if answer { YES } else { NO }, Ordering::Relaxed);
-    answer
+    match read_small_file(CURRENT_CLOCKSOURCE, &mut buf) {
+        Ok(len) => Some(names_tsc(buf.get(..len).unwrap_or_default())),
+        Err(Errno::EMFILE) | Err(Errno::ENFILE) | Err(Errno::EINTR) => None,
+        Err(_) => Some(false),
+    }
 }
 
-/// Whether RDTSC is allowed in the calling thread (`PR_GET_TSC`). A thread
+/// Whether RDTSC is allowed in the calling thread (`PR_GET_TSC` is
+/// `PR_TSC_ENABLE`; a thread can forbid it with `PR_SET_TSC`). A thread
 /// that forbids it cannot read the clocks through the vDSO either (the
 /// vDSO reads the same counter), so this only keeps evfd from being the
 /// first to fault.
-fn counter_enabled() -> bool {
+pub fn counter_enabled() -> bool {
+    if !cfg!(target_arch = "x86_64") {
+        return false;
+    }
     let mut state: libc::c_int = 0;
     // SAFETY: PR_GET_TSC writes one int through the pointer, which points
     // at `state`.
