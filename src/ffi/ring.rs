@@ -208,7 +208,7 @@ pub unsafe extern "C" fn evfd_ring_add_signal(
 /// `ENOMEM`.
 ///
 /// `EVFD_TIMER_REL` measures from the clock at the call, never earlier and
-/// at most 5 µs later (where the kernel's clock runs on the TSC the ring
+/// at most 10 µs later (where the kernel's clock runs on the TSC the ring
 /// reads the counter, not the clock: evfd_ring(3)); to arm many timers from
 /// one instant, read `CLOCK_MONOTONIC` once and pass `EVFD_TIMER_ABS`
 /// deadlines from it.
