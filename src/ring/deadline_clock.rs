@@ -8,17 +8,19 @@
 //! of an add, and its fence waits for everything before it (a re-arm's
 //! cache misses). Where the kernel's clock runs on the TSC
 //! (`sys::tsc::clocksource_is_tsc`), the ring reads the counter alone
-//! (~9 ns, overlapping the call's other work) and turns it into an upper
-//! bound of the clock:
+//! with RDTSCP (after everything the caller did first, and with the CPU
+//! it ran on) and turns it into an upper bound of the clock:
 //!
 //! ```text
-//! bound(t) = anchor_ns + (t − anchor_tsc) × mult + EARLY_READ_NS
+//! bound(t) = anchor_ns + (t − anchor_tsc) × mult   (on the anchor's CPU)
 //! ```
 //!
 //! - The anchor is a vDSO read bracketed by two counter reads, `before`
-//!   and `after` (the vDSO's own read waits for `before`; `after` waits
-//!   for it): the clock at counter value `before` is below the reading + 1
-//!   (`anchor_ns`).
+//!   and `after`, on one CPU (the vDSO's own read waits for `before`;
+//!   `after` waits for it): the clock at counter value `before` is below
+//!   the reading + 1 (`anchor_ns`). A bound is used only on the anchor's
+//!   CPU, and a span only measures between readings on one CPU, so no
+//!   assumption on how closely different CPUs' counters agree.
 //! - `mult` bounds how fast `CLOCK_MONOTONIC` can run per tick. The kernel
 //!   converts ticks to `CLOCK_MONOTONIC_RAW` nanoseconds at a fixed rate
 //!   `K` (the clock source's own), and to `CLOCK_MONOTONIC` nanoseconds at
@@ -36,9 +38,9 @@
 //!   rate is taken only when two consecutive spans agree, and then the
 //!   higher of their upper ends. `K` is constant: measured once per
 //!   process (at the first ring's creation, spinning ~10 µs) and shared.
-//! - `EARLY_READ_NS` covers the counter being read before the instructions
-//!   that precede it complete (it is not ordered; a fence would cost what
-//!   the vDSO costs).
+//! - The read is ordered: an unordered RDTSC can run microseconds ahead of
+//!   earlier loads that miss the cache, so a start could precede a clock
+//!   value the caller had already seen through memory.
 //!
 //! A bound is used only within `reach` ticks of its anchor, chosen so that
 //! it is at most `SPREAD_NS` ahead of a clock running as slowly as the
@@ -57,14 +59,9 @@
 use crate::sys::{clock::now_ns, tsc};
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Added to every bound: the counter may be read this much before the
-/// instructions that precede it complete (the out-of-order window behind a
-/// chain of cache misses; far less in practice).
-const EARLY_READ_NS: u64 = 2_000;
-
 /// The most a bound may exceed the clock by the rate's uncertainty and the
-/// clock's possible change (`EARLY_READ_NS`, the bracket and the reading's
-/// 1 ns come on top).
+/// clock's possible change (the bracket and the reading's 1 ns come on
+/// top).
 const SPREAD_NS: u64 = 6_000;
 
 /// The widest bracket an anchor may have, in `CLOCK_MONOTONIC` time at
@@ -73,14 +70,13 @@ const SPREAD_NS: u64 = 6_000;
 const BRACKET_NS: u64 = 256;
 
 /// The most a start is late, in all.
-const LATENESS_NS: u64 = EARLY_READ_NS + SPREAD_NS + BRACKET_NS + 1;
+const LATENESS_NS: u64 = SPREAD_NS + BRACKET_NS + 1;
 
 // evfd_ring(3) promises REL and SEQ starts at most 10 µs late from this.
 const _: () = assert!(LATENESS_NS <= 10_000);
 
 /// The fastest `CLOCK_MONOTONIC` runs per tick, from `K`'s upper bound:
-/// ×5/4 ≥ 1.226 with 2% to spare (a 50 ns skew between CPUs' counters
-/// over a `MIN_SPAN_NS` span moves a measurement by 1%).
+/// ×5/4 ≥ 1.226, with 2% to spare.
 fn fastest(k: u64) -> Option<u64> {
     k.checked_add(k >> 2)
 }
@@ -108,8 +104,8 @@ const CLOCKSOURCE_RECHECK_NS: u64 = 1_000_000_000;
 /// nothing.
 const WIDE_READINGS_LIMIT: u8 = 16;
 
-/// Spins at ring creation waiting for a span to be long enough, at most
-/// (each a `CLOCK_MONOTONIC_RAW` read: ~2 ms in all).
+/// Spins at ring creation waiting for a span to be long enough, at most,
+/// per span (each a `CLOCK_MONOTONIC_RAW` read: ~2 ms).
 const CALIBRATION_SPIN_LIMIT: u32 = 100_000;
 
 /// Fractional bits of a rate (nanoseconds per tick).
@@ -133,6 +129,8 @@ struct Reading {
     ns: u64,
     /// `CLOCK_MONOTONIC_RAW`, nanoseconds.
     raw: u64,
+    /// The CPU both counter reads ran on.
+    cpu: u32,
 }
 
 /// The ticks between a reading's two counter reads.
@@ -224,8 +222,9 @@ fn ns_in(ticks: u64, mult: u64) -> u64 {
 /// A ring's source of REL and SEQ start times (see the module's text).
 #[derive(Debug)]
 pub struct DeadlineClock {
-    /// The counter at the anchor (`Reading::before`).
+    /// The counter at the anchor (`Reading::before`) and its CPU.
     anchor_tsc: u64,
+    anchor_cpu: u32,
     /// The clock at the anchor, rounded up (`Reading::ns + 1`).
     anchor_ns: u64,
     /// The fastest `CLOCK_MONOTONIC` runs per tick (32.32).
@@ -267,6 +266,7 @@ impl DeadlineClock {
     fn with_counter(usable: bool) -> DeadlineClock {
         DeadlineClock {
             anchor_tsc: 0,
+            anchor_cpu: 0,
             anchor_ns: 0,
             mult: 0,
             reach: 0,
@@ -279,14 +279,15 @@ impl DeadlineClock {
         }
     }
 
-    /// Measures `K` over up to four spans of `MIN_SPAN_NS`, until two
-    /// agree; shares it. Left unmeasured (a preemption, a pause), the
+    /// Measures `K` over spans of `MIN_SPAN_NS` or more (about 10 µs each
+    /// here, for the brackets to pin it), until two agree; shares it. Left
+    /// unmeasured (a preemption, a pause, a move to another CPU), the
     /// ring's clock reads go on measuring.
     fn calibrate(&mut self) {
         // A process's first clock read may take a page fault (the vDSO's
         // data) and make a wide start: read once first.
         let _ = DeadlineClock::read();
-        for _ in 0..5 {
+        for _ in 0..6 {
             let Some(now) = DeadlineClock::read() else {
                 return;
             };
@@ -295,7 +296,8 @@ impl DeadlineClock {
                 rate.share();
                 return;
             }
-            let until = now.raw.saturating_add(MIN_SPAN_NS);
+            let span = self.span_start.map_or(now.raw, |start| start.raw);
+            let until = span.saturating_add(MIN_SPAN_NS.saturating_mul(2));
             for _ in 0..CALIBRATION_SPIN_LIMIT {
                 if now_ns(libc::CLOCK_MONOTONIC_RAW) > until {
                     break;
@@ -309,21 +311,24 @@ impl DeadlineClock {
     #[inline]
     pub fn monotonic(&mut self) -> u64 {
         if self.reach != 0 {
-            if let Some(now) = tsc::read() {
-                // Below the anchor (another CPU's counter behind) wraps to
-                // far beyond `reach`.
-                let ticks = now.wrapping_sub(self.anchor_tsc);
-                if ticks <= self.reach {
-                    // ticks × mult ≤ MAX_REACH_NS << 32 (`mult_and_reach`).
-                    let elapsed = ticks.wrapping_mul(self.mult) >> FRACTION_BITS;
-                    return self
-                        .anchor_ns
-                        .saturating_add(elapsed)
-                        .saturating_add(EARLY_READ_NS);
-                }
+            if let Some(bound) = tsc::read().and_then(|(now, cpu)| self.bound_at(now, cpu)) {
+                return bound;
             }
         }
         self.read_clock()
+    }
+
+    /// The bound for counter value `now` read on `cpu`, if the current
+    /// anchor covers it.
+    #[inline]
+    fn bound_at(&self, now: u64, cpu: u32) -> Option<u64> {
+        // Below the anchor wraps to far beyond `reach`.
+        let ticks = now.wrapping_sub(self.anchor_tsc);
+        (self.reach != 0 && ticks <= self.reach && cpu == self.anchor_cpu).then(|| {
+            // ticks × mult ≤ MAX_REACH_NS << 32 (`mult_and_reach`).
+            let elapsed = ticks.wrapping_mul(self.mult) >> FRACTION_BITS;
+            self.anchor_ns.saturating_add(elapsed)
+        })
     }
 
     /// Reads the clock (a new anchor, where the counter is used).
@@ -351,20 +356,25 @@ impl DeadlineClock {
         now.ns
     }
 
-    /// The clocks, bracketed by the counter.
+    /// The clocks, bracketed by the counter; `None` if the thread moved to
+    /// another CPU in between.
     fn read() -> Option<Reading> {
         // In this order: the vDSO orders its own counter reads after
         // `before`; `after` waits for them.
         let before = tsc::read();
         let ns = now_ns(libc::CLOCK_MONOTONIC);
         let raw = now_ns(libc::CLOCK_MONOTONIC_RAW);
-        let after = tsc::read_after_earlier();
-        Some(Reading {
-            before: before?,
-            after: after?,
-            ns,
-            raw,
-        })
+        let after = tsc::read();
+        match (before, after) {
+            (Some((before, cpu)), Some((after, after_cpu))) if cpu == after_cpu => Some(Reading {
+                before,
+                after,
+                ns,
+                raw,
+                cpu,
+            }),
+            _ => None,
+        }
     }
 
     fn switch_off(&mut self) {
@@ -397,6 +407,7 @@ impl DeadlineClock {
         }
         self.wide_readings = 0;
         self.anchor_tsc = now.before;
+        self.anchor_cpu = now.cpu;
         self.anchor_ns = now.ns.saturating_add(1);
         (self.mult, self.reach) = (mult, reach);
     }
@@ -407,6 +418,9 @@ impl DeadlineClock {
         let Some(ticks) = now.after.checked_sub(self.anchor_tsc) else {
             return false;
         };
+        if now.cpu != self.anchor_cpu {
+            return false;
+        }
         // Two 64-bit factors: the product fits 128 bits.
         let elapsed = u128::from(ticks).wrapping_mul(u128::from(self.mult)) >> FRACTION_BITS;
         u128::from(self.anchor_ns).saturating_add(elapsed) < u128::from(now.ns)
@@ -415,7 +429,8 @@ impl DeadlineClock {
     /// Ends the span being measured at `now` if it is long enough; takes
     /// `K` when two consecutive spans agree.
     fn measure(&mut self, now: Reading) {
-        let Some(start) = self.span_start else {
+        let Some(start) = self.span_start.filter(|s| s.cpu == now.cpu) else {
+            // None yet, or on another CPU: start one here.
             self.span_start = Some(now);
             return;
         };
@@ -533,22 +548,20 @@ mod tests {
                 after: tick + 40,
                 ns: self.truth(tick + 15) as u64,
                 raw: self.raw(tick + 25) as u64,
+                cpu: 0,
             }
         }
     }
 
-    /// The bound at `tick` without `EARLY_READ_NS` (the model's counter is
-    /// never read early), if the clock uses it there.
+    /// The bound at `tick` on CPU 0, if the clock uses it there.
     fn bound_at(c: &DeadlineClock, tick: u64) -> Option<u64> {
-        let ticks = tick.wrapping_sub(c.anchor_tsc);
-        (c.reach != 0 && ticks <= c.reach)
-            .then(|| c.anchor_ns + ((ticks * c.mult) >> FRACTION_BITS))
+        c.bound_at(tick, 0)
     }
 
     /// Probes `c` at each of `ticks` as the ring would (a clock read
     /// wherever the bound is not used), checking every bound against the
-    /// model: never below the clock, at most `LATENESS_NS` above it (with
-    /// `EARLY_READ_NS`). Returns how many bounds were used.
+    /// model: never below the clock, at most `LATENESS_NS` above it.
+    /// Returns how many bounds were used.
     fn probe(c: &mut DeadlineClock, m: &Model, ticks: impl IntoIterator<Item = u64>) -> usize {
         let mut used = 0;
         // Nothing runs while the clocks are paused (the system sleeps).
@@ -558,7 +571,7 @@ mod tests {
                     used += 1;
                     let truth = m.truth(tick);
                     assert!(b as f64 >= truth, "early at {tick}: {b} < {truth}");
-                    let late = (b + EARLY_READ_NS) as f64 - truth;
+                    let late = b as f64 - truth;
                     assert!(late <= LATENESS_NS as f64, "late by {late} at {tick}");
                 }
                 None => c.anchor(m.reading(tick)),
@@ -748,30 +761,36 @@ mod tests {
     }
 
     #[test]
-    fn a_skew_between_cpus_counters_moves_a_measurement_too_little_to_matter() {
-        // Three CPUs whose counters read 50 ns (125 ticks) behind, level
-        // with and ahead of the true count; readings every 2.2 µs go round
-        // them, so a span from one to the next counts 125 ticks too many
-        // (a rate 2.2% low) unless spans are `MIN_SPAN_NS` long. Then the
-        // clock runs as fast as the kernel allows.
-        let m = Model::factors(vec![(0, 1.0), (40_000, FASTEST)]);
-        let on = |cpu: u64, tick: u64| {
-            let skew = [-125i64, 0, 125][(cpu % 3) as usize];
-            let r = m.reading(tick);
-            Reading {
-                before: r.before.wrapping_add_signed(skew),
-                after: r.after.wrapping_add_signed(skew),
-                ..r
-            }
+    fn spans_measure_and_bounds_hold_on_one_cpu_only() {
+        // CPU 1's counter reads 5 µs (12,500 ticks) behind CPU 0's.
+        let m = Model::steady();
+        let on_1 = |tick: u64| Reading {
+            before: tick - 12_500,
+            after: tick - 12_460,
+            cpu: 1,
+            ..m.reading(tick)
         };
         let mut c = DeadlineClock::with_counter(true);
-        for i in 0..8 {
-            c.anchor(on(i, i * 5_500));
+        // Readings going back and forth measure nothing.
+        for i in 0..10u64 {
+            let tick = 20_000 + i * 20_000;
+            c.anchor(if i % 2 == 0 {
+                m.reading(tick)
+            } else {
+                on_1(tick)
+            });
         }
-        assert!(c.rate.is_some());
-        // On the last reading's CPU (level), within its reach.
-        let used = probe(&mut c, &m, every(38_500, 100, 300));
-        assert!(used > 100, "used {used}");
+        assert!(c.candidate.is_none() && c.rate.is_none());
+        // Three on CPU 1 do, and anchor there.
+        for tick in [300_000, 320_000, 340_000] {
+            c.anchor(on_1(tick));
+        }
+        assert!(c.reach > 0 && c.anchor_cpu == 1);
+        // On CPU 0, whose counter is ahead, the bound is not used: the
+        // clock is read and anchors there.
+        assert_eq!(bound_at(&c, 341_000), None);
+        let used = probe(&mut c, &m, every(341_000, 100, 1_000));
+        assert!(used > 900 && c.anchor_cpu == 0, "used {used}");
     }
 
     #[test]
