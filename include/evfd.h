@@ -292,11 +292,9 @@ int evfd_ring_add_signal(struct evfd_ring *ring, int signo, uint64_t udata);
  on `CLOCK_BOOTTIME`: the monotonic clock's comes with the ring);
  `ENOMEM`.
 
- `EVFD_TIMER_REL` measures from the clock at the call, never earlier and
- at most 10 µs later (where the kernel's clock runs on the TSC the ring
- reads the counter, not the clock: evfd_ring(3)); to arm many timers from
- one instant, read `CLOCK_MONOTONIC` once and pass `EVFD_TIMER_ABS`
- deadlines from it.
+ `EVFD_TIMER_REL` measures from the clock at the call (one vDSO clock
+ read); to arm many timers from one instant, read `CLOCK_MONOTONIC` once
+ and pass `EVFD_TIMER_ABS` deadlines from it.
 
  # Safety
  A non-NULL `ring` is a live ring used by this thread only; a non-NULL

@@ -17,7 +17,6 @@ impl Errno {
     pub const EAGAIN: Errno = Errno(libc::EAGAIN);
     pub const ENOSYS: Errno = Errno(libc::ENOSYS);
     pub const EMFILE: Errno = Errno(libc::EMFILE);
-    pub const ENFILE: Errno = Errno(libc::ENFILE);
     pub const EINTR: Errno = Errno(libc::EINTR);
     pub const EOVERFLOW: Errno = Errno(libc::EOVERFLOW);
 

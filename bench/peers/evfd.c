@@ -16,9 +16,8 @@
  *    and hands over the count in ev.value, so the loop does no read();
  *  - timers: evfd_ring_add_timer(CLOCK_MONOTONIC, EVFD_TIMER_REL), one-shot
  *    timers are gone after their event. REL measures each deadline from
- *    the time of the call, never earlier, as a timerfd does (the ring
- *    reads the TSC per timer where the kernel's clock runs on it, the
- *    clock through the vDSO elsewhere). With EVFD_PEERS_TIMERS=loop the program instead does what
+ *    the clock at the call (a vDSO clock read per timer, as a timerfd
+ *    does). With EVFD_PEERS_TIMERS=loop the program instead does what
  *    evfd_ring(3) recommends for many timers from one instant, which is
  *    what the peers' loop time is (libev's ev_now, libuv's uv_now): one
  *    clock_gettime, then EVFD_TIMER_ABS deadlines from it; those records

@@ -207,11 +207,9 @@ pub unsafe extern "C" fn evfd_ring_add_signal(
 /// on `CLOCK_BOOTTIME`: the monotonic clock's comes with the ring);
 /// `ENOMEM`.
 ///
-/// `EVFD_TIMER_REL` measures from the clock at the call, never earlier and
-/// at most 10 µs later (where the kernel's clock runs on the TSC the ring
-/// reads the counter, not the clock: evfd_ring(3)); to arm many timers from
-/// one instant, read `CLOCK_MONOTONIC` once and pass `EVFD_TIMER_ABS`
-/// deadlines from it.
+/// `EVFD_TIMER_REL` measures from the clock at the call (one vDSO clock
+/// read); to arm many timers from one instant, read `CLOCK_MONOTONIC` once
+/// and pass `EVFD_TIMER_ABS` deadlines from it.
 ///
 /// # Safety
 /// A non-NULL `ring` is a live ring used by this thread only; a non-NULL

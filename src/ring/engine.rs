@@ -12,7 +12,6 @@
 
 use super::backend::{Backend, BackendKind};
 use super::completion::{Completion, Outcome};
-use super::deadline_clock::DeadlineClock;
 use super::event::{Event, KIND_FD, KIND_FUTEX};
 use super::fd_reads::{read_ready, ReadEnd, Reader};
 use super::posts::PostQueue;
@@ -58,8 +57,6 @@ pub struct Engine {
     backend: Backend,
     sources: Sources,
     timers: Timers,
-    /// Where REL and SEQ timers' start times come from.
-    deadline_clock: DeadlineClock,
     /// Events made from kernel completions that did not fit.
     pending: VecDeque<Event>,
     /// Sources the ring reads with more to read than one report allowed.
@@ -86,9 +83,6 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(entries: u32) -> Result<Engine, Errno> {
-        // First: its first reading starts a span that the rest of the
-        // setup lengthens, so that the first REL call can already end it.
-        let deadline_clock = DeadlineClock::new();
         let notify = sys::kernel_objects::eventfd2(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)?;
         let mut backend = Backend::new(entries)?;
         backend.watch(
@@ -102,7 +96,6 @@ impl Engine {
             backend,
             sources: Sources::new()?,
             timers: Timers::new(),
-            deadline_clock,
             pending: VecDeque::new(),
             reread: VecDeque::new(),
             notify,
@@ -243,7 +236,7 @@ impl Engine {
         when: When,
         udata: u64,
     ) -> Result<(), Errno> {
-        let deadline = Deadline::of(clock, kind, when, &mut self.deadline_clock);
+        let deadline = Deadline::of(clock, kind, when);
         let spec = TimerSpec::new(clock, deadline.as_ref());
         let token = self.sources.insert(udata, SourceKind::Timer(spec))?;
         let slot = Sources::slot_of(token);
@@ -265,7 +258,7 @@ impl Engine {
             _ => return Err(Errno::ENOENT),
         };
         let slot = Sources::slot_of(token);
-        let deadline = Deadline::of(spec.clock(), kind, when, &mut self.deadline_clock);
+        let deadline = Deadline::of(spec.clock(), kind, when);
         if let Some(d) = &deadline {
             self.kernel_timer_for(&spec, d)?;
         }
@@ -302,7 +295,7 @@ impl Engine {
                 Some(SourceKind::Timer(spec)) => *spec,
                 _ => continue,
             };
-            let Some(d) = Deadline::of(spec.clock(), kind, when, &mut self.deadline_clock) else {
+            let Some(d) = Deadline::of(spec.clock(), kind, when) else {
                 continue;
             };
             self.kernel_timer_for(&spec, &d)?;

@@ -22,7 +22,6 @@
 
 mod backend;
 mod completion;
-mod deadline_clock;
 mod engine;
 mod epoll;
 mod event;

@@ -25,7 +25,6 @@
 //! does with its cached "at"); sifting down is bottom-up (see
 //! `Heap::sift_down`).
 
-use super::deadline_clock::DeadlineClock;
 use super::sources::IntMap;
 use super::timer_heap::{Entry, Heap, Positions, NOT_ARMED, ROOT};
 use crate::errno::Errno;
@@ -162,16 +161,9 @@ pub struct Deadline {
 
 impl Deadline {
     /// The deadline `kind`/`when` asks for on `clock`; `None` for a zero
-    /// `when` (disarmed). A REL or SEQ timer on the monotonic clock counts
-    /// from `now`'s time, which may be a few microseconds late, never
-    /// early (`DeadlineClock`).
+    /// `when` (disarmed).
     #[inline]
-    pub fn of(
-        clock: Clock,
-        kind: TimerType,
-        when: When,
-        now: &mut DeadlineClock,
-    ) -> Option<Deadline> {
+    pub fn of(clock: Clock, kind: TimerType, when: When) -> Option<Deadline> {
         if when.is_zero() {
             return None;
         }
@@ -185,11 +177,7 @@ impl Deadline {
             },
             TimerType::Relative | TimerType::Sequential => Deadline {
                 base,
-                at: match base {
-                    Base::Monotonic => now.monotonic(),
-                    Base::Realtime | Base::Boottime => now_ns(base.clockid()),
-                }
-                .saturating_add(span),
+                at: now_ns(base.clockid()).saturating_add(span),
                 period: if kind == TimerType::Sequential {
                     span
                 } else {
@@ -625,13 +613,7 @@ mod tests {
             kind: TimerType,
             when: When,
         ) -> Result<TimerSpec, Errno> {
-            let mut now = DeadlineClock::new();
-            self.arm(
-                pos,
-                slot,
-                spec,
-                Deadline::of(spec.clock(), kind, when, &mut now),
-            )
+            self.arm(pos, slot, spec, Deadline::of(spec.clock(), kind, when))
         }
     }
 

@@ -51,18 +51,8 @@ fn fdinfo_path(fd: RawFd) -> [u8; 40] {
 /// Reads `/proc/self/fdinfo/<fd>` into `buf` without allocating; returns the
 /// number of bytes read (the kernel's fdinfo text for timerfds is short).
 pub fn read_fdinfo(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
-    read_small_file(&fdinfo_path(fd), buf)
-}
-
-/// Reads the file at `path` (NUL-terminated; `ENOENT` if there is no NUL)
-/// into `buf` without allocating, up to `buf.len()` bytes; returns how many
-/// it read. For the kernel's short text files (fdinfo, sysfs).
-pub fn read_small_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
-    if !path.contains(&0) {
-        return Err(Errno::ENOENT);
-    }
-    // SAFETY: `path` holds a NUL (checked above): open reads a C string
-    // within it.
+    let path = fdinfo_path(fd);
+    // SAFETY: `path` is NUL-terminated.
     let raw = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
     let file = check_fd(raw as c_long)?;
     let mut total: usize = 0;

@@ -11,8 +11,7 @@
 //! - [`signal_safe`]: the calls the eventfs signal handler makes, and only
 //!   those: every one async-signal-safe. The handler uses nothing else.
 //! - [`signals`]: dispositions and masks outside the handler.
-//! - [`io`], [`epoll`], [`futex`], [`clock`], [`tsc`]: what the event ring
-//!   needs.
+//! - [`io`], [`epoll`], [`futex`], [`clock`]: what the event ring needs.
 
 use crate::errno::Errno;
 use libc::{c_int, c_long};
@@ -26,7 +25,6 @@ pub mod io;
 pub mod kernel_objects;
 pub mod signal_safe;
 pub mod signals;
-pub mod tsc;
 
 fn check(ret: c_long) -> Result<c_long, Errno> {
     if ret < 0 {
