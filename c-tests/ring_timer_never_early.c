@@ -2,12 +2,11 @@
 /* REL and SEQ timers never fire early: each is armed (added, or re-armed
  * from an hour away) right after a clock read, then taken by a peek that
  * spins, so it is delivered within a peek's time of its deadline; it must
- * arrive no sooner than `when` after that read. Where the kernel's clock
- * runs on the TSC the ring takes a REL timer's start from the counter, as
- * an upper bound of the clock kept within a few microseconds of it
- * (evfd_ring(3)): a bound below the clock by more than a peek's time fails
- * here. The gaps between timers vary from none to 1.7 ms, so starts are
- * taken at every distance from the ring's last clock read. */
+ * arrive no sooner than `when` after that read (timerfd's meaning: `when`
+ * from the call). A start taken from anything but an ordered clock read
+ * at the call (a cached time, a counter read that may run ahead of the
+ * caller's earlier loads) fails here once it is early by more than a
+ * peek's time. The gaps between timers vary from none to 1.7 ms. */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
