@@ -48,7 +48,11 @@ pub(crate) enum Reclaim {
     No,
 }
 
-/// Runs `call` at the C boundary (see the module documentation).
+/// Runs `call` at the C boundary (see the module documentation). Always
+/// inlined: otherwise each exported function spills its arguments to the
+/// stack for a call through the closure (callgrind: 320 → 293
+/// instructions per `evfd_ring_add_timer`, 294 → 271 per re-arm).
+#[inline(always)]
 pub(crate) fn c_call<T: Failure>(reclaim: Reclaim, call: impl FnOnce() -> Result<T, Errno>) -> T {
     let errno = errno::location();
     // SAFETY: `errno` is this thread's errno, valid while the thread lives.

@@ -24,11 +24,13 @@ pub mod version;
 
 /// [`boundary::c_call`] for functions returning `int`, with the eventfs
 /// reclaim.
+#[inline(always)]
 pub(crate) fn int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
     boundary::c_call(boundary::Reclaim::Yes, call)
 }
 
 /// [`int_result`] without the eventfs reclaim (see [`boundary::Reclaim::No`]).
+#[inline(always)]
 pub(crate) fn hot_int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
     boundary::c_call(boundary::Reclaim::No, call)
 }
