@@ -144,8 +144,9 @@ impl Sources {
     }
 
     /// Registers a source; returns its token. `ENOMEM` past 2^31 - 2
-    /// sources.
-    #[inline]
+    /// sources. Always inlined: in a timer's add its call and the spills
+    /// around it were ~25 of ~290 instructions.
+    #[inline(always)]
     pub fn insert(&mut self, udata: u64, kind: SourceKind) -> Result<Token, Errno> {
         let fd = match kind {
             SourceKind::Fd { fd, .. } => Some(fd),
