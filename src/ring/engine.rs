@@ -16,7 +16,7 @@ use super::event::{Event, KIND_FD, KIND_FUTEX};
 use super::fd_reads::{read_ready, ReadEnd, Reader};
 use super::posts::PostQueue;
 use super::sources::{SourceKind, Sources, Token};
-use super::timers::{Base, Deadline, Expired, TimerSpec, Timers, BASES};
+use super::timers::{base_of, Base, Deadline, Expired, TimerSpec, Timers, BASES};
 use crate::errno::Errno;
 use crate::sys;
 use crate::timer_spec::{Clock, TimerType, When};
@@ -260,7 +260,7 @@ impl Engine {
         let slot = Sources::slot_of(token);
         let deadline = Deadline::of(spec.clock(), kind, when);
         if let Some(d) = &deadline {
-            self.kernel_timer_for(&spec, d)?;
+            self.kernel_timer_for(&spec, d.base())?;
         }
         let armed = self.timers.arm(&mut self.sources, slot, spec, deadline)?;
         // Its settings hold its real deadline: new after every re-arm.
@@ -274,33 +274,36 @@ impl Engine {
     /// made on first use: the re-arm makes it before anything changes, so
     /// that a failure (EMFILE) leaves the timer as it was, not armed on a
     /// clock whose kernel timer every later call would fail to make.
-    fn kernel_timer_for(&mut self, spec: &TimerSpec, d: &Deadline) -> Result<(), Errno> {
-        if !spec.on(d.base()) && self.timers.in_kernel(d.base()) {
-            self.clock_fd(d.base())?;
+    fn kernel_timer_for(&mut self, spec: &TimerSpec, base: Base) -> Result<(), Errno> {
+        if !spec.on(base) && self.timers.in_kernel(base) {
+            self.clock_fd(base)?;
         }
         Ok(())
     }
 
     /// Makes whatever re-arming the timers `tokens` as `kind`/`when` could
     /// fail for (a clock's kernel timer, heap and period room), so that
-    /// they are all re-armed or, on failure, none is.
+    /// they are all re-armed or, on failure, none is. Only the clocks the
+    /// deadlines will be on matter here, not the deadlines (no clock read).
     fn prepare_rearm(
         &mut self,
         tokens: &[Token],
         kind: TimerType,
         when: When,
     ) -> Result<(), Errno> {
+        if when.is_zero() {
+            // Disarming: nothing to make room for.
+            return Ok(());
+        }
+        let periodic = kind == TimerType::Sequential;
         for token in tokens {
             let spec = match self.sources.get(*token).map(|s| &s.kind) {
                 Some(SourceKind::Timer(spec)) => *spec,
                 _ => continue,
             };
-            let Some(d) = Deadline::of(spec.clock(), kind, when) else {
-                continue;
-            };
-            self.kernel_timer_for(&spec, &d)?;
-            self.timers
-                .reserve(d.base(), tokens.len(), d.period() != 0)?;
+            let base = base_of(spec.clock(), kind);
+            self.kernel_timer_for(&spec, base)?;
+            self.timers.reserve(base, tokens.len(), periodic)?;
         }
         Ok(())
     }

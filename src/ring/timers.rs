@@ -191,11 +191,6 @@ impl Deadline {
     pub fn base(&self) -> Base {
         self.base
     }
-
-    /// Its period (0: it fires once).
-    pub fn period(&self) -> u64 {
-        self.period
-    }
 }
 
 /// Monotonic timers the heap has room for from the start (768 KiB of
@@ -572,7 +567,7 @@ impl Timers {
 }
 
 /// The clock a `kind` timer added with `clock` runs on.
-fn base_of(clock: Clock, kind: TimerType) -> Base {
+pub fn base_of(clock: Clock, kind: TimerType) -> Base {
     match kind {
         TimerType::Absolute => base_of_absolute(clock),
         TimerType::Relative | TimerType::Sequential => base_of_relative(clock),
