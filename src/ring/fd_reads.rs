@@ -65,7 +65,7 @@ pub const READS_PER_REPORT: usize = 64;
 /// has emptied the signalfd: no second read just to hear EAGAIN (a system
 /// call per signal saved when signals come one at a time).
 const SIGINFOS_PER_READ: usize = 8;
-const SIGINFO_BYTES: usize = 128;
+const SIGINFO_BYTES: usize = core::mem::size_of::<libc::signalfd_siginfo>();
 
 /// How a round of reads ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -119,8 +119,8 @@ fn read_signalfd(fd: RawFd, udata: u64, mut emit: impl FnMut(Event)) -> ReadEnd 
             Err(e) => return ReadEnd::Failed(e),
         };
         for record in buf.get(..n).unwrap_or_default().chunks_exact(SIGINFO_BYTES) {
-            // SAFETY: the kernel wrote whole signalfd_siginfo records (128
-            // bytes each); `record` is one of them.
+            // SAFETY: the kernel wrote whole signalfd_siginfo records;
+            // `record` is one of them, `SIGINFO_BYTES` long.
             let si: libc::signalfd_siginfo =
                 unsafe { core::ptr::read_unaligned(record.as_ptr().cast()) };
             emit(Event::signal(udata, &si));
