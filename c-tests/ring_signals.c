@@ -13,6 +13,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Queues `n` SIGRTMIN signals carrying first, first + 1, ...; each must
+ * arrive as one event under udata 200, in order, and nothing after. */
+static void queue_and_take(struct evfd_ring *r, int n, int first) {
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(sigqueue(getpid(), SIGRTMIN, (union sigval){.sival_int = first + i}), 0);
+    for (int i = 0; i < n; i++) {
+        struct evfd_event ev = next_event(r);
+        CHECK_EQ(ev.udata, 200);
+        CHECK_EQ(ev.signo, SIGRTMIN);
+        CHECK_EQ(ev.value, first + i);
+    }
+    expect_quiet(r, 100);
+}
+
 int main(void) {
     int before = count_fds();
     sigset_t mask;
@@ -48,24 +62,8 @@ int main(void) {
     /* Real-time signals queue: five sent, five events, in order; then
      * 21, more than the ring takes from its signalfd in one read (8), and
      * a multiple of none of its batches. */
-    for (int i = 0; i < 5; i++)
-        CHECK_EQ(sigqueue(getpid(), SIGRTMIN, (union sigval){.sival_int = 10 + i}), 0);
-    for (int i = 0; i < 5; i++) {
-        ev = next_event(r);
-        CHECK_EQ(ev.udata, 200);
-        CHECK_EQ(ev.signo, SIGRTMIN);
-        CHECK_EQ(ev.value, 10 + i);
-    }
-    expect_quiet(r, 100);
-    for (int i = 0; i < 21; i++)
-        CHECK_EQ(sigqueue(getpid(), SIGRTMIN, (union sigval){.sival_int = 100 + i}), 0);
-    for (int i = 0; i < 21; i++) {
-        ev = next_event(r);
-        CHECK_EQ(ev.udata, 200);
-        CHECK_EQ(ev.signo, SIGRTMIN);
-        CHECK_EQ(ev.value, 100 + i);
-    }
-    expect_quiet(r, 100);
+    queue_and_take(r, 5, 10);
+    queue_and_take(r, 21, 100);
 
     /* The kernel's signalfd reports the same fields for the same signal. */
     int sfd = signalfd(-1, &mask, 0);
