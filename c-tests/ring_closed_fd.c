@@ -14,7 +14,9 @@
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -61,15 +63,33 @@ static void expect_dropped(struct evfd_ring *r, uint64_t old, int line) {
     CHECK_ERR(evfd_ring_remove(r, old), ENOENT);
 }
 
-int main(void) {
-    int before = count_fds();
-    struct evfd_ring *r = new_ring(0);
+/* Every case, on ring `r`, with each descriptor the test makes moved to a
+ * number of at least `low_fd` (0: where the kernel puts it). */
+static int low_fd;
+
+static int placed(int fd) {
+    CHECK(fd >= 0);
+    if (low_fd == 0)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD, low_fd);
+    CHECK(moved >= low_fd);
+    CHECK_EQ(close(fd), 0);
+    return moved;
+}
+
+static void placed_pipe(int p[2]) {
+    CHECK_EQ(pipe(p), 0);
+    p[0] = placed(p[0]);
+    p[1] = placed(p[1]);
+}
+
+static void run_cases(struct evfd_ring *r) {
     struct evfd_event ev;
     uint64_t one = 1;
 
     /* A pipe's read end, closed; the write end stays open. */
     int p[2], q[2];
-    CHECK_EQ(pipe(p), 0);
+    placed_pipe(p);
     CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 10), 0);
     CHECK_ERR(evfd_ring_add_fd(r, p[0], POLLIN, 11), EEXIST); /* open and registered */
     CHECK_EQ(write(p[1], "x", 1), 1);
@@ -78,7 +98,7 @@ int main(void) {
     CHECK_EQ(ev.revents & POLLIN, POLLIN);
     int num = p[0];
     CHECK_EQ(close(p[0]), 0);
-    CHECK_EQ(pipe(q), 0);
+    placed_pipe(q);
     renumber(q[0], num);
     CHECK_EQ(evfd_ring_add_fd(r, num, POLLIN, 11), 0);
     expect_dropped(r, 10, __LINE__);
@@ -100,7 +120,7 @@ int main(void) {
     close(q[1]);
 
     /* An eventfd, closed outright; the ring reads the new one's count. */
-    int efd = eventfd(0, 0);
+    int efd = placed(eventfd(0, 0));
     CHECK(efd >= 0);
     CHECK_EQ(evfd_ring_add_fd(r, efd, POLLIN, 20), 0);
     uint64_t five = 5;
@@ -110,7 +130,7 @@ int main(void) {
     CHECK_EQ(ev.value, 5);
     num = efd;
     CHECK_EQ(close(efd), 0);
-    renumber(eventfd(0, 0), num);
+    renumber(placed(eventfd(0, 0)), num);
     CHECK_EQ(evfd_ring_add_fd(r, num, POLLIN, 21), 0);
     expect_dropped(r, 20, __LINE__);
     uint64_t seven = 7;
@@ -128,7 +148,7 @@ int main(void) {
     int old = num, keep = dup(old);
     CHECK(keep >= 0);
     CHECK_EQ(close(old), 0);
-    renumber(eventfd(0, 0), old);
+    renumber(placed(eventfd(0, 0)), old);
     CHECK_EQ(evfd_ring_add_fd(r, old, POLLIN, 23), 0);
     expect_dropped(r, 21, __LINE__);
     CHECK_EQ(write(keep, &one, 8), 8);
@@ -142,7 +162,31 @@ int main(void) {
     CHECK_ERR(evfd_ring_remove(r, 23), ENOENT);
     close(keep);
     close(old);
+}
 
+int main(void) {
+    int before = count_fds();
+    struct evfd_ring *r = new_ring(0);
+    run_cases(r);
+    evfd_ring_free(r);
+
+    /* The io_uring backend remembers each number's file in a fixed file
+     * table as large as RLIMIT_NOFILE's soft limit was when the ring was
+     * made, and numbers beyond it the epoll way: a ring made under a limit
+     * of 64, then the same cases on numbers from 100 up. */
+    struct rlimit lim;
+    CHECK_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    if (lim.rlim_cur < 200) {
+        printf("skip: the second half needs a soft RLIMIT_NOFILE of 200\n");
+        CHECK_NO_LEAK(before);
+        return 0;
+    }
+    struct rlimit low = {64, lim.rlim_max};
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    r = new_ring(0);
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    low_fd = 100;
+    run_cases(r);
     evfd_ring_free(r);
     CHECK_NO_LEAK(before);
     return 0;

@@ -2,7 +2,8 @@
 /* evfd_ring_add_fd: pipe readiness (level-triggered: reported again until
  * drained, like the kernel's level-triggered epoll in the same test),
  * POLLOUT, eventfd and timerfd counts read for you (evfd's and the
- * kernel's), a signalfd's siginfo, removal, and the argument errors. */
+ * kernel's), a signalfd's siginfo, removal (after which the ring holds no
+ * reference to the file), and the argument errors. */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
@@ -62,8 +63,13 @@ int main(void) {
     CHECK_EQ(ev.udata, 3);
     CHECK(ev.revents & POLLOUT);
     CHECK_EQ(evfd_ring_remove(r, 3), 0);
-    close(p[0]);
+    /* Removed, then closed: the ring keeps no reference to the file, so
+     * the other end sees the hang-up at once. */
     close(p[1]);
+    struct pollfd hup = {.fd = p[0], .events = POLLIN};
+    CHECK_EQ(poll(&hup, 1, 0), 1);
+    CHECK(hup.revents & POLLHUP);
+    close(p[0]);
 
     /* eventfd counts: evfd's and the kernel's, read for you. */
     int efd = evfd_eventfd(0);

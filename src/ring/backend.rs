@@ -95,10 +95,10 @@ impl Backend {
     }
 
     /// Whether `fd` still names the file watched under `token`.
-    pub fn same_file(&self, token: Token, fd: RawFd, events: u32) -> bool {
+    pub fn same_file(&mut self, token: Token, fd: RawFd, events: u32) -> Result<bool, Errno> {
         match self {
             Backend::IoUring(u) => u.same_file(token, fd),
-            Backend::Epoll(e) => e.same_file(token, fd, events),
+            Backend::Epoll(e) => Ok(e.same_file(token, fd, events)),
         }
     }
 

@@ -153,7 +153,7 @@ impl Engine {
                 Some(SourceKind::Fd { events, .. }) => u32::from(*events),
                 _ => 0,
             };
-            if self.backend.same_file(old, fd, old_events) {
+            if self.backend.same_file(old, fd, old_events)? {
                 return Err(Errno(libc::EEXIST));
             }
             // The caller closed it without removing it, and the number now

@@ -12,7 +12,7 @@
 //! found nothing).
 
 use super::completion::{Completion, Outcome};
-use super::fd_identity::Registry;
+use super::fd_identity::Identity;
 use super::fd_reads::Reader;
 use super::sources::{IntMap, Token};
 use crate::errno::Errno;
@@ -220,7 +220,7 @@ pub struct Uring {
     /// What each fd source is armed as (to re-arm and to cancel).
     armed: IntMap<Token, Armed>,
     /// Which file each watched fd number names (for closed-fd detection).
-    identity: Registry,
+    identity: Identity,
     /// The kernel's count of completions it had to drop, last seen.
     dropped_seen: u32,
     /// Completion entries copied out of the queue, kept for reuse.
@@ -293,7 +293,7 @@ impl Uring {
             ring,
             bufs,
             armed: IntMap::default(),
-            identity: Registry::new()?,
+            identity: Identity::new(),
             dropped_seen: 0,
             cqes: Vec::new(),
             forked: false,
@@ -390,13 +390,14 @@ impl Uring {
     }
 
     /// Whether `fd` still names the file watched under `token`.
-    pub fn same_file(&self, token: Token, fd: RawFd) -> bool {
+    pub fn same_file(&mut self, token: Token, fd: RawFd) -> Result<bool, Errno> {
         self.identity.same_file(fd, token)
     }
 
     /// In a child after `fork`: leave the parent's requests alone.
     pub fn abandon(&mut self) {
         self.forked = true;
+        self.identity.abandon();
     }
 
     fn cancel(&mut self, token: Token) {
