@@ -133,6 +133,17 @@ pub fn fd_mode(fd: RawFd) -> Result<u32, Errno> {
     Ok(unsafe { st.assume_init() }.st_mode)
 }
 
+/// The soft `RLIMIT_NOFILE`: one more than the highest descriptor number
+/// this process can open now.
+pub fn soft_nofile_limit() -> Result<u64, Errno> {
+    let mut lim = MaybeUninit::<libc::rlimit>::uninit();
+    // SAFETY: `lim` is writable storage for one rlimit.
+    let ret = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, lim.as_mut_ptr()) };
+    check(ret as c_long)?;
+    // SAFETY: filled in on success.
+    Ok(unsafe { lim.assume_init() }.rlim_cur)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -164,15 +175,4 @@ mod tests {
             Some(1)
         );
     }
-}
-
-/// The soft `RLIMIT_NOFILE`: one more than the highest descriptor number
-/// this process can open now.
-pub fn soft_nofile_limit() -> Result<u64, Errno> {
-    let mut lim = MaybeUninit::<libc::rlimit>::uninit();
-    // SAFETY: `lim` is writable storage for one rlimit.
-    let ret = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, lim.as_mut_ptr()) };
-    check(ret as c_long)?;
-    // SAFETY: filled in on success.
-    Ok(unsafe { lim.assume_init() }.rlim_cur)
 }
