@@ -10,13 +10,14 @@
 //!   succeeds only if that number's current file is the one in the set. The
 //!   epoll backend asks its own set ([`same_file_in`]).
 //! - The io_uring backend keeps, where the kernel allows, the file itself
-//!   in slot `fd` of a small io_uring's fixed file table ([`FileTable`]),
-//!   and compares by installing it as a descriptor for a moment. An entry
-//!   in an epoll set (even one waiting for no events) is called back on
-//!   every wake-up of its file, which cost about 100 ns per eventfd event
-//!   on io_uring (bench/EXPERIMENTS.md); a fixed file costs nothing there.
-//!   Where the table is refused or too small for a number, a [`Registry`]
-//!   (an epoll set no one waits on) does it the epoll way.
+//!   in the fixed file table of a small io_uring ([`FileTable`], one per
+//!   range of 1,024 numbers in use), and compares by installing it as a
+//!   descriptor for a moment. An entry in an epoll set (even one waiting
+//!   for no events) is called back on every wake-up of its file, which
+//!   cost about 100 ns per eventfd event on io_uring (bench/EXPERIMENTS.md);
+//!   a fixed file costs nothing there. Where tables are refused, and for
+//!   numbers beyond them, a [`Registry`] (an epoll set no one waits on)
+//!   does it the epoll way.
 
 use super::sources::Token;
 use crate::errno::Errno;
@@ -59,9 +60,14 @@ impl Registry {
     }
 }
 
-/// Slots in a [`FileTable`] at most: 8 bytes of kernel memory each, taken
-/// when the table is made. Numbers from here on go to a [`Registry`].
-const MAX_SLOTS: u32 = 16384;
+/// Slots per [`FileTable`] (8 bytes of kernel memory each), unless the
+/// soft `RLIMIT_NOFILE` was lower when the first table was made (the kernel
+/// refuses a table larger than that limit). Table *k* holds the numbers
+/// from *k* × slots on, so a ring pays for the ranges its numbers are in.
+const SLOTS_PER_TABLE: u64 = 1024;
+
+/// Tables at most: numbers beyond them go to a [`Registry`].
+const TABLES_MAX: usize = 16;
 
 /// Whether descriptors `a` and `b` are the same open file description:
 /// `fcntl(F_DUPFD_QUERY)` (Linux 6.10), else `kcmp(KCMP_FILE)`.
@@ -74,22 +80,20 @@ fn same_description(a: RawFd, b: RawFd) -> Result<bool, Errno> {
     }
 }
 
-/// A two-entry io_uring used for nothing but its fixed file table: slot
-/// `fd` holds a reference to the file `fd` named when it was watched
+/// A two-entry io_uring used for nothing but its fixed file table: each
+/// slot holds a reference to the file its number named when it was watched
 /// (`IORING_REGISTER_FILES_UPDATE`, no descriptor taken), and
 /// `IORING_OP_FIXED_FD_INSTALL` (Linux 6.8) gives it back as a descriptor
 /// to compare. A ring of its own, so that reading it back never mixes with
 /// the completions of the ring the events come from.
 pub struct FileTable {
     ring: IoUring,
-    slots: u32,
 }
 
 impl FileTable {
-    /// A table as large as the soft `RLIMIT_NOFILE` allows, up to
-    /// `MAX_SLOTS`; `None` where the kernel lacks what it needs (the
-    /// caller then keeps a [`Registry`]).
-    fn new() -> Option<FileTable> {
+    /// A table of `slots` slots; `None` where the kernel lacks what it
+    /// needs or refuses the resources.
+    fn new(slots: u32) -> Option<FileTable> {
         let ring = IoUring::builder().build(2).ok()?;
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe).ok()?;
@@ -101,17 +105,8 @@ impl FileTable {
         if same_description(ring.as_raw_fd(), ring.as_raw_fd()) != Ok(true) {
             return None;
         }
-        let slots = sys::fd_info::soft_nofile_limit()
-            .ok()?
-            .clamp(1, u64::from(MAX_SLOTS));
-        let slots = u32::try_from(slots).ok()?;
         ring.submitter().register_files_sparse(slots).ok()?;
-        Some(FileTable { ring, slots })
-    }
-
-    /// The slot for `fd`, if the table has one.
-    fn slot(&self, fd: RawFd) -> Option<u32> {
-        u32::try_from(fd).ok().filter(|s| *s < self.slots)
+        Some(FileTable { ring })
     }
 
     fn hold(&self, slot: u32, fd: RawFd) -> Result<(), Errno> {
@@ -167,41 +162,79 @@ impl FileTable {
     }
 }
 
-#[allow(clippy::large_enum_variant)] // one per ring, made once, never moved after
-enum Table {
-    Untried,
-    Ready(FileTable),
-    Refused,
-}
-
 /// The io_uring backend's record of which file each watched number names:
-/// a [`FileTable`] where it can be had, a [`Registry`] for the rest. Both
-/// are made on first use. A number goes to the table exactly when the
-/// table has a slot for it, so every call finds it where `add` put it.
+/// [`FileTable`]s where they can be had, a [`Registry`] for the rest. Each
+/// is made on first use. A number goes to the table for its range exactly
+/// when that table exists (made for it, or before), so every call finds it
+/// where `add` put it.
 pub struct Identity {
-    table: Table,
+    /// Table *k* holds the numbers from *k* × `slots` on.
+    tables: Vec<Option<FileTable>>,
+    /// Slots per table, fixed when the first one is made (0 before).
+    slots: u32,
+    /// The first table could not be made: the registry does it all.
+    refused: bool,
     registry: Option<Registry>,
-    /// In a child after `fork`: the table is the parent's too.
+    /// In a child after `fork`: the tables are the parent's too.
     forked: bool,
 }
 
 impl Identity {
     pub fn new() -> Identity {
         Identity {
-            table: Table::Untried,
+            tables: Vec::new(),
+            slots: 0,
+            refused: false,
             registry: None,
             forked: false,
         }
     }
 
-    fn table(&mut self) -> Option<&mut FileTable> {
-        if let Table::Untried = self.table {
-            self.table = FileTable::new().map_or(Table::Refused, Table::Ready);
+    /// The table and slot that hold `fd`, if it has one (made now if
+    /// need be).
+    fn table_for(&mut self, fd: RawFd) -> Result<Option<(&mut FileTable, u32)>, Errno> {
+        if self.refused {
+            return Ok(None);
         }
-        match &mut self.table {
-            Table::Ready(t) => Some(t),
-            _ => None,
+        if self.slots == 0 {
+            let limit = sys::fd_info::soft_nofile_limit().unwrap_or(0);
+            self.slots = u32::try_from(limit.clamp(1, SLOTS_PER_TABLE)).unwrap_or(1);
         }
+        let Some((index, slot)) = self.place(fd) else {
+            return Ok(None);
+        };
+        if self.tables.len() <= index {
+            self.tables.resize_with(index.saturating_add(1), || None);
+        }
+        let first = self.tables.iter().all(Option::is_none);
+        let Some(entry) = self.tables.get_mut(index) else {
+            return Ok(None);
+        };
+        if entry.is_none() {
+            match FileTable::new(self.slots) {
+                Some(t) => *entry = Some(t),
+                None if first => {
+                    self.refused = true;
+                    return Ok(None);
+                }
+                None => return Err(Errno(libc::EMFILE)),
+            }
+        }
+        Ok(entry.as_mut().map(|t| (t, slot)))
+    }
+
+    /// The table and slot that already hold `fd`, if any.
+    fn held(&mut self, fd: RawFd) -> Option<(&mut FileTable, u32)> {
+        let (index, slot) = self.place(fd)?;
+        let table = self.tables.get_mut(index)?.as_mut()?;
+        Some((table, slot))
+    }
+
+    /// Which table and slot number `fd` belongs to, if within the tables.
+    fn place(&self, fd: RawFd) -> Option<(usize, u32)> {
+        let fd = u32::try_from(fd).ok()?;
+        let index = usize::try_from(fd.checked_div(self.slots)?).ok()?;
+        (index < TABLES_MAX).then_some((index, fd.checked_rem(self.slots)?))
     }
 
     fn registry(&mut self) -> Result<&Registry, Errno> {
@@ -213,34 +246,26 @@ impl Identity {
 
     /// Records that `fd` names its current file for `token`.
     pub fn add(&mut self, fd: RawFd, token: Token) -> Result<(), Errno> {
-        if let Some(t) = self.table() {
-            if let Some(slot) = t.slot(fd) {
-                return t.hold(slot, fd);
-            }
+        if let Some((table, slot)) = self.table_for(fd)? {
+            return table.hold(slot, fd);
         }
         self.registry()?.add(fd, token)
     }
 
     /// Forgets `fd`.
     pub fn remove(&mut self, fd: RawFd) {
-        if let Table::Ready(t) = &self.table {
-            if let Some(slot) = t.slot(fd) {
-                t.release(slot);
-                return;
-            }
-        }
-        if let Some(r) = &self.registry {
+        if let Some((table, slot)) = self.held(fd) {
+            table.release(slot);
+        } else if let Some(r) = &self.registry {
             r.remove(fd);
         }
     }
 
     /// Whether `fd` still names the file recorded for it under `token`.
     pub fn same_file(&mut self, fd: RawFd, token: Token) -> Result<bool, Errno> {
-        if let Table::Ready(t) = &mut self.table {
-            if let Some(slot) = t.slot(fd) {
-                let held = t.copy_of(slot)?;
-                return same_description(held.as_raw_fd(), fd);
-            }
+        if let Some((table, slot)) = self.held(fd) {
+            let copy = table.copy_of(slot)?;
+            return same_description(copy.as_raw_fd(), fd);
         }
         Ok(self
             .registry
@@ -248,7 +273,7 @@ impl Identity {
             .is_some_and(|r| r.same_file(fd, token)))
     }
 
-    /// In a child after `fork`: leave the parent's table alone.
+    /// In a child after `fork`: leave the parent's tables alone.
     pub fn abandon(&mut self) {
         self.forked = true;
     }
@@ -256,8 +281,10 @@ impl Identity {
 
 impl Drop for Identity {
     fn drop(&mut self) {
-        if let (Table::Ready(t), false) = (&self.table, self.forked) {
-            t.clear();
+        if !self.forked {
+            for table in self.tables.iter().flatten() {
+                table.clear();
+            }
         }
     }
 }
