@@ -2,7 +2,8 @@
 /* evfd_ring_wait and evfd_ring_fd: a timeout returns 0 with nothing
  * pending, a signal handler makes wait fail with EINTR, the ring's fd nests
  * in poll() (readable exactly while events are pending, including events
- * left in user memory by a small `max`), peek never blocks, the fd count is
+ * left in user memory by a small `max`, and before the ring was ever
+ * peeked), peek never blocks, the fd count is
  * back to baseline after evfd_ring_free, and the argument errors of
  * new/peek/wait/fd/backend/remove/post. */
 /* evfd-test: backends */
@@ -30,6 +31,27 @@ static void wait_for_alarms(int n) {
 
 int main(void) {
     int before = count_fds();
+
+    /* A ring whose descriptor is polled before it was ever peeked: a post,
+     * made before the descriptor was asked for or after, makes it
+     * readable. */
+    for (int post_first = 0; post_first < 2; post_first++) {
+        struct evfd_ring *fresh = new_ring(0);
+        if (post_first)
+            CHECK_EQ(evfd_ring_post(fresh, 3, 4), 0);
+        int ffd = evfd_ring_fd(fresh);
+        CHECK(ffd >= 0);
+        if (!post_first) {
+            CHECK(!poll_in(ffd, 0));
+            CHECK_EQ(evfd_ring_post(fresh, 3, 4), 0);
+        }
+        CHECK(poll_in(ffd, 20000));
+        struct evfd_event one;
+        CHECK_EQ(evfd_ring_peek(fresh, &one, 1), 1);
+        CHECK_EQ(one.udata, 3);
+        evfd_ring_free(fresh);
+    }
+
     struct evfd_ring *r = new_ring(0);
     struct evfd_event ev[8];
 

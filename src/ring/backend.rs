@@ -87,10 +87,16 @@ impl Backend {
         }
     }
 
-    pub fn unwatch(&mut self, token: Token, fd: RawFd) {
+    /// Stops watching `fd` for `token`. `taken`: the number now names one
+    /// of the ring's own descriptors (the source is stale), so nothing may
+    /// be undone by number.
+    pub fn unwatch(&mut self, token: Token, fd: RawFd, taken: bool) {
         match self {
-            Backend::IoUring(u) => u.unwatch(token),
-            Backend::Epoll(e) => e.unwatch(fd),
+            Backend::IoUring(u) => u.unwatch(token, taken),
+            Backend::Epoll(e) if !taken => e.unwatch(fd),
+            // The caller's file left the set when it was closed, or lingers
+            // in it reporting for a token no source has.
+            Backend::Epoll(_) => {}
         }
     }
 

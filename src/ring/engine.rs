@@ -148,20 +148,27 @@ impl Engine {
         if fd == self.backend.fd() {
             return Err(Errno::EINVAL);
         }
-        if let Some(old) = self.sources.by_fd(fd) {
-            let old_events = match self.sources.get(old).map(|s| &s.kind) {
-                Some(SourceKind::Fd { events, .. }) => u32::from(*events),
-                _ => 0,
-            };
-            if self.backend.same_file(old, fd, old_events)? {
-                return Err(Errno(libc::EEXIST));
+        let stale = match self.sources.by_fd(fd) {
+            Some(old) => {
+                let old_events = match self.sources.get(old).map(|s| &s.kind) {
+                    Some(SourceKind::Fd { events, .. }) => u32::from(*events),
+                    _ => 0,
+                };
+                if self.backend.same_file(old, fd, old_events)? {
+                    return Err(Errno(libc::EEXIST));
+                }
+                Some(old)
             }
+            None => None,
+        };
+        // What can fail for want of a descriptor, before anything changes.
+        let reader = Reader::of(fd)?;
+        let watched_events = u16::try_from(events).map_err(|_| Errno::EINVAL)?;
+        if let Some(old) = stale {
             // The caller closed it without removing it, and the number now
             // names another file: that source is gone.
             self.drop_failed(old, Errno::EBADF);
         }
-        let reader = Reader::of(fd)?;
-        let watched_events = u16::try_from(events).map_err(|_| Errno::EINVAL)?;
         let token = self.sources.insert(
             udata,
             SourceKind::Fd {
@@ -175,7 +182,7 @@ impl Engine {
             .watch(token, fd, events, reader)
             .and_then(|_| self.backend.submit());
         if let Err(e) = watched {
-            self.backend.unwatch(token, fd);
+            self.backend.unwatch(token, fd, false);
             self.sources.remove(token);
             return Err(e);
         }
@@ -207,7 +214,7 @@ impl Engine {
                 )
                 .and_then(|_| self.backend.submit());
             if let Err(e) = watched {
-                self.backend.unwatch(TOKEN_SIGNALFD, fd.as_raw_fd());
+                self.backend.unwatch(TOKEN_SIGNALFD, fd.as_raw_fd(), false);
                 return Err(e);
             }
             self.signalfd = Some(fd);
@@ -386,7 +393,8 @@ impl Engine {
         };
         match source.kind {
             SourceKind::Fd { fd, .. } => {
-                self.backend.unwatch(token, fd);
+                let taken = self.owns_number(fd);
+                self.backend.unwatch(token, fd, taken);
                 self.reread.retain(|t| *t != token);
             }
             SourceKind::Signal { signo } => {
@@ -398,6 +406,16 @@ impl Engine {
             SourceKind::Timer(_) => {}
             SourceKind::Futex => self.backend.cancel_futex(token),
         }
+    }
+
+    /// Whether `fd` is the number of one of the ring's own descriptors: a
+    /// source registered under it is then stale (the caller closed it and
+    /// the ring got the number), and undoing its watch by number would undo
+    /// the ring's own.
+    fn owns_number(&self, fd: RawFd) -> bool {
+        self.notify.as_raw_fd() == fd
+            || self.signalfd.as_ref().is_some_and(|s| s.as_raw_fd() == fd)
+            || self.clock_fds.iter().flatten().any(|c| c.as_raw_fd() == fd)
     }
 
     /// A source failed: one event with `errno`, and it is gone.
@@ -487,7 +505,7 @@ impl Engine {
         self.backend
             .watch(token, tfd.as_raw_fd(), libc::POLLIN as u32, Reader::None)?;
         if let Err(e) = self.backend.submit() {
-            self.backend.unwatch(token, tfd.as_raw_fd());
+            self.backend.unwatch(token, tfd.as_raw_fd(), false);
             return Err(e);
         }
         let raw = tfd.as_raw_fd();

@@ -10,16 +10,16 @@
 //!   succeeds only if that number's current file is the one in the set. The
 //!   epoll backend asks its own set ([`same_file_in`]).
 //! - The io_uring backend keeps, where the kernel allows, the file itself
-//!   in the fixed file table of a small io_uring ([`FileTable`], one per
-//!   range of 1,024 numbers in use), and compares by installing it as a
-//!   descriptor for a moment. An entry in an epoll set (even one waiting
-//!   for no events) is called back on every wake-up of its file, which
-//!   cost about 100 ns per eventfd event on io_uring (bench/EXPERIMENTS.md);
-//!   a fixed file costs nothing there. Where tables are refused, and for
-//!   numbers beyond them, a [`Registry`] (an epoll set no one waits on)
-//!   does it the epoll way.
+//!   in the fixed file table of a small io_uring of its own ([`FileTable`]),
+//!   and compares by installing it as a descriptor for a moment. An entry
+//!   in an epoll set (even one waiting for no events) is called back on
+//!   every wake-up of its file, which cost about 100 ns per eventfd event
+//!   on io_uring (bench/EXPERIMENTS.md); a fixed file costs nothing there.
+//!   Where the table is refused, full, or refuses a file (the kernel keeps
+//!   io_uring descriptors out of fixed file tables), a [`Registry`] (an
+//!   epoll set no one waits on) does it the epoll way.
 
-use super::sources::Token;
+use super::sources::{IntMap, Token};
 use crate::errno::Errno;
 use crate::sys;
 use io_uring::{opcode, types, IoUring, Probe};
@@ -60,14 +60,10 @@ impl Registry {
     }
 }
 
-/// Slots per [`FileTable`] (8 bytes of kernel memory each), unless the
-/// soft `RLIMIT_NOFILE` was lower when the first table was made (the kernel
-/// refuses a table larger than that limit). Table *k* holds the numbers
-/// from *k* × slots on, so a ring pays for the ranges its numbers are in.
-const SLOTS_PER_TABLE: u64 = 1024;
-
-/// Tables at most: numbers beyond them go to a [`Registry`].
-const TABLES_MAX: usize = 16;
+/// Slots in the [`FileTable`] (8 bytes of kernel memory each), or the
+/// soft `RLIMIT_NOFILE` when the ring is made if that is lower (the kernel
+/// refuses a larger table). Sources beyond them go to the [`Registry`].
+const TABLE_SLOTS: u64 = 1024;
 
 /// Whether descriptors `a` and `b` are the same open file description:
 /// `fcntl(F_DUPFD_QUERY)` (Linux 6.10), else `kcmp(KCMP_FILE)`.
@@ -80,8 +76,8 @@ fn same_description(a: RawFd, b: RawFd) -> Result<bool, Errno> {
     }
 }
 
-/// A two-entry io_uring used for nothing but its fixed file table: each
-/// slot holds a reference to the file its number named when it was watched
+/// A two-entry io_uring used for nothing but its fixed file table: a slot
+/// holds a reference to the file a watched number named when it was added
 /// (`IORING_REGISTER_FILES_UPDATE`, no descriptor taken), and
 /// `IORING_OP_FIXED_FD_INSTALL` (Linux 6.8) gives it back as a descriptor
 /// to compare. A ring of its own, so that reading it back never mixes with
@@ -123,36 +119,42 @@ impl FileTable {
 
     /// The file in `slot` as a new (close-on-exec) descriptor.
     fn copy_of(&mut self, slot: u32) -> Result<OwnedFd, Errno> {
-        // Completions of an earlier call that gave up: close what they
-        // installed.
-        for cqe in self.ring.completion() {
-            if cqe.result() >= 0 {
-                // SAFETY: the kernel installed this descriptor for us and
-                // nothing else knows it.
-                drop(unsafe { OwnedFd::from_raw_fd(cqe.result()) });
-            }
-        }
-        let entry = opcode::FixedFdInstall::new(types::Fixed(slot), 0).build();
+        let tag = u64::from(slot).saturating_add(1);
+        let entry = opcode::FixedFdInstall::new(types::Fixed(slot), 0)
+            .build()
+            .user_data(tag);
         // SAFETY: the entry carries no pointer.
         unsafe { self.ring.submission().push(&entry) }.map_err(|_| Errno(libc::EBUSY))?;
         loop {
+            if let Some(installed) = self.take_installed(tag) {
+                return installed;
+            }
             match self.ring.submit_and_wait(1) {
-                Ok(_) => break,
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
             }
         }
-        let installed = self
-            .ring
-            .completion()
-            .next()
-            .ok_or(Errno(libc::EIO))?
-            .result();
-        if installed < 0 {
-            return Err(Errno(installed.saturating_neg()));
+    }
+
+    /// The result of the install tagged `tag`, if it has completed;
+    /// closes what any other (from an earlier call that gave up)
+    /// installed.
+    fn take_installed(&mut self, tag: u64) -> Option<Result<OwnedFd, Errno>> {
+        let mut ours = None;
+        for cqe in self.ring.completion() {
+            let result = if cqe.result() >= 0 {
+                // SAFETY: the kernel installed this descriptor for us and
+                // nothing else knows it.
+                Ok(unsafe { OwnedFd::from_raw_fd(cqe.result()) })
+            } else {
+                Err(Errno(cqe.result().saturating_neg()))
+            };
+            if cqe.user_data() == tag && ours.is_none() {
+                ours = Some(result);
+            }
         }
-        // SAFETY: as above.
-        Ok(unsafe { OwnedFd::from_raw_fd(installed) })
+        ours
     }
 
     /// Drops every file the table holds (the io_uring's own teardown
@@ -163,117 +165,90 @@ impl FileTable {
 }
 
 /// The io_uring backend's record of which file each watched number names:
-/// [`FileTable`]s where they can be had, a [`Registry`] for the rest. Each
-/// is made on first use. A number goes to the table for its range exactly
-/// when that table exists (made for it, or before), so every call finds it
-/// where `add` put it.
+/// a slot of the [`FileTable`] per source where it can be had, else the
+/// [`Registry`]. Both are made with the ring, so watching a number never
+/// needs a descriptor later.
 pub struct Identity {
-    /// Table *k* holds the numbers from *k* × `slots` on.
-    tables: Vec<Option<FileTable>>,
-    /// Slots per table, fixed when the first one is made (0 before).
+    table: Option<FileTable>,
+    /// Slots of `table` never used yet start here.
+    next_slot: u32,
     slots: u32,
-    /// The first table could not be made: the registry does it all.
-    refused: bool,
-    registry: Option<Registry>,
-    /// In a child after `fork`: the tables are the parent's too.
+    /// Slots given back.
+    free: Vec<u32>,
+    /// The slot of each source held in the table (by token: a stale source
+    /// and a new one can share a number).
+    held: IntMap<Token, u32>,
+    registry: Registry,
+    /// In a child after `fork`: the table is the parent's too.
     forked: bool,
 }
 
 impl Identity {
-    pub fn new() -> Identity {
-        Identity {
-            tables: Vec::new(),
-            slots: 0,
-            refused: false,
-            registry: None,
+    pub fn new() -> Result<Identity, Errno> {
+        let limit = sys::fd_info::soft_nofile_limit().unwrap_or(0);
+        let slots = u32::try_from(limit.clamp(1, TABLE_SLOTS)).unwrap_or(1);
+        // Room for every slot given back, so `remove` never allocates.
+        let mut free = Vec::new();
+        free.try_reserve_exact(usize::try_from(slots).unwrap_or(1))
+            .map_err(|_| Errno::ENOMEM)?;
+        Ok(Identity {
+            table: FileTable::new(slots),
+            next_slot: 0,
+            slots,
+            free,
+            held: IntMap::default(),
+            registry: Registry::new()?,
             forked: false,
-        }
-    }
-
-    /// The table and slot that hold `fd`, if it has one (made now if
-    /// need be).
-    fn table_for(&mut self, fd: RawFd) -> Result<Option<(&mut FileTable, u32)>, Errno> {
-        if self.refused {
-            return Ok(None);
-        }
-        if self.slots == 0 {
-            let limit = sys::fd_info::soft_nofile_limit().unwrap_or(0);
-            self.slots = u32::try_from(limit.clamp(1, SLOTS_PER_TABLE)).unwrap_or(1);
-        }
-        let Some((index, slot)) = self.place(fd) else {
-            return Ok(None);
-        };
-        if self.tables.len() <= index {
-            self.tables.resize_with(index.saturating_add(1), || None);
-        }
-        let first = self.tables.iter().all(Option::is_none);
-        let Some(entry) = self.tables.get_mut(index) else {
-            return Ok(None);
-        };
-        if entry.is_none() {
-            match FileTable::new(self.slots) {
-                Some(t) => *entry = Some(t),
-                None if first => {
-                    self.refused = true;
-                    return Ok(None);
-                }
-                None => return Err(Errno(libc::EMFILE)),
-            }
-        }
-        Ok(entry.as_mut().map(|t| (t, slot)))
-    }
-
-    /// The table and slot that already hold `fd`, if any.
-    fn held(&mut self, fd: RawFd) -> Option<(&mut FileTable, u32)> {
-        let (index, slot) = self.place(fd)?;
-        let table = self.tables.get_mut(index)?.as_mut()?;
-        Some((table, slot))
-    }
-
-    /// Which table and slot number `fd` belongs to, if within the tables.
-    fn place(&self, fd: RawFd) -> Option<(usize, u32)> {
-        let fd = u32::try_from(fd).ok()?;
-        let index = usize::try_from(fd.checked_div(self.slots)?).ok()?;
-        (index < TABLES_MAX).then_some((index, fd.checked_rem(self.slots)?))
-    }
-
-    fn registry(&mut self) -> Result<&Registry, Errno> {
-        if self.registry.is_none() {
-            self.registry = Some(Registry::new()?);
-        }
-        self.registry.as_ref().ok_or(Errno::ENOMEM)
+        })
     }
 
     /// Records that `fd` names its current file for `token`.
     pub fn add(&mut self, fd: RawFd, token: Token) -> Result<(), Errno> {
-        if let Some((table, slot)) = self.table_for(fd)? {
-            return table.hold(slot, fd);
+        if let Some(table) = &self.table {
+            let slot = self
+                .free
+                .last()
+                .copied()
+                .or_else(|| (self.next_slot < self.slots).then_some(self.next_slot));
+            if let Some(slot) = slot {
+                if self.held.try_reserve(1).is_ok() && table.hold(slot, fd).is_ok() {
+                    if self.free.pop().is_none() {
+                        self.next_slot = self.next_slot.saturating_add(1);
+                    }
+                    self.held.insert(token, slot);
+                    return Ok(());
+                }
+            }
         }
-        self.registry()?.add(fd, token)
+        self.registry.add(fd, token)
     }
 
-    /// Forgets `fd`.
-    pub fn remove(&mut self, fd: RawFd) {
-        if let Some((table, slot)) = self.held(fd) {
-            table.release(slot);
-        } else if let Some(r) = &self.registry {
-            r.remove(fd);
+    /// Forgets what was recorded for `token` (watched as `fd`). `taken`:
+    /// the number now names one of the ring's own descriptors, whose record
+    /// must stay.
+    pub fn remove(&mut self, fd: RawFd, token: Token, taken: bool) {
+        match (self.held.remove(&token), &self.table) {
+            (Some(slot), Some(table)) => {
+                table.release(slot);
+                self.free.push(slot);
+            }
+            _ if !taken => self.registry.remove(fd),
+            _ => {}
         }
     }
 
     /// Whether `fd` still names the file recorded for it under `token`.
     pub fn same_file(&mut self, fd: RawFd, token: Token) -> Result<bool, Errno> {
-        if let Some((table, slot)) = self.held(fd) {
-            let copy = table.copy_of(slot)?;
-            return same_description(copy.as_raw_fd(), fd);
+        match (self.held.get(&token), &mut self.table) {
+            (Some(&slot), Some(table)) => {
+                let copy = table.copy_of(slot)?;
+                same_description(copy.as_raw_fd(), fd)
+            }
+            _ => Ok(self.registry.same_file(fd, token)),
         }
-        Ok(self
-            .registry
-            .as_ref()
-            .is_some_and(|r| r.same_file(fd, token)))
     }
 
-    /// In a child after `fork`: leave the parent's tables alone.
+    /// In a child after `fork`: leave the parent's table alone.
     pub fn abandon(&mut self) {
         self.forked = true;
     }
@@ -281,10 +256,8 @@ impl Identity {
 
 impl Drop for Identity {
     fn drop(&mut self) {
-        if !self.forked {
-            for table in self.tables.iter().flatten() {
-                table.clear();
-            }
+        if let (Some(table), false) = (&self.table, self.forked) {
+            table.clear();
         }
     }
 }

@@ -293,7 +293,7 @@ impl Uring {
             ring,
             bufs,
             armed: IntMap::default(),
-            identity: Identity::new(),
+            identity: Identity::new()?,
             dropped_seen: 0,
             cqes: Vec::new(),
             forked: false,
@@ -371,20 +371,20 @@ impl Uring {
             _ => Watch::OneShotPoll,
         };
         let armed = Armed { fd, events, watch };
-        self.identity.add(fd, token)?;
         self.armed.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        self.identity.add(fd, token)?;
         if let Err(e) = self.push(self.arm_entry(armed).user_data(token)) {
-            self.identity.remove(fd);
+            self.identity.remove(fd, token, false);
             return Err(e);
         }
         self.armed.insert(token, armed);
         Ok(())
     }
 
-    /// Stops watching the fd of `token`.
-    pub fn unwatch(&mut self, token: Token) {
+    /// Stops watching the fd of `token` (`taken`: as `Backend::unwatch`).
+    pub fn unwatch(&mut self, token: Token, taken: bool) {
         if let Some(a) = self.armed.remove(&token) {
-            self.identity.remove(a.fd);
+            self.identity.remove(a.fd, token, taken);
             self.cancel(token);
         }
     }
@@ -455,7 +455,7 @@ impl Uring {
                 None
             } else {
                 self.armed.remove(&token);
-                self.identity.remove(a.fd);
+                self.identity.remove(a.fd, token, false);
                 out.push(Completion {
                     token,
                     outcome: Outcome::Failed(Errno(result.saturating_neg())),

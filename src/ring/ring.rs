@@ -238,6 +238,13 @@ impl Consumer<'_> {
 
     /// The descriptor that polls readable while events are pending.
     pub fn fd(&mut self) -> RawFd {
-        self.engine.export_fd()
+        let fd = self.engine.export_fd();
+        // The caller may poll it before ever peeking (which is what asks
+        // producers for a wake-up): ask now, and if posts came first, make
+        // it readable. The notify eventfd cannot refuse a write of 1 unless
+        // it is already readable.
+        self.posts.consumer_idle();
+        let _ = self.engine.keep_fd_readable(self.posts);
+        fd
     }
 }
