@@ -205,13 +205,41 @@ static void internal_number_case(void) {
     CHECK_EQ(close(p[0]), 0);
     CHECK_EQ(evfd_ring_add_signal(r, SIGUSR1, 41), 0);
     CHECK(fcntl(num, F_GETFD) >= 0); /* the ring's signalfd has the number */
-    CHECK_EQ(evfd_ring_remove(r, 40), 0);
-    CHECK_EQ(raise(SIGUSR1), 0);
+    /* The ring dropped the stale source when it made its signalfd. */
     struct evfd_event ev = next_event(r);
+    CHECK_EQ(ev.udata, 40);
+    CHECK_EQ(ev.error, EBADF);
+    CHECK_ERR(evfd_ring_remove(r, 40), ENOENT);
+    CHECK_EQ(raise(SIGUSR1), 0);
+    ev = next_event(r);
     CHECK_EQ(ev.udata, 41);
     CHECK_EQ(ev.kind, EVFD_KIND_SIGNAL);
     CHECK_EQ(ev.signo, SIGUSR1);
     expect_quiet(r, 100);
+    /* The same with the kernel timer of CLOCK_REALTIME (made by the first
+     * ABS timer on it): the stale source's number is never watched again on
+     * the ring's timerfd (io_uring re-arms a reported pipe by number). */
+    close(p[1]);
+    placed_pipe(p);
+    CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 42), 0);
+    CHECK_EQ(write(p[1], "r", 1), 1);
+    ev = next_event(r);
+    CHECK_EQ(ev.udata, 42);
+    num = p[0];
+    CHECK_EQ(close(p[0]), 0);
+    struct timespec now;
+    CHECK_EQ(clock_gettime(CLOCK_REALTIME, &now), 0);
+    now.tv_sec += 1;
+    CHECK_EQ(evfd_ring_add_timer(r, CLOCK_REALTIME, EVFD_TIMER_ABS, &now, 43), 0);
+    if (fcntl(num, F_GETFD) >= 0) { /* the ring's timerfd has the number */
+        ev = next_event(r);
+        CHECK_EQ(ev.udata, 42);
+        CHECK_EQ(ev.error, EBADF);
+    }
+    ev = next_event(r);
+    CHECK_EQ(ev.udata, 43);
+    CHECK_EQ(ev.kind, EVFD_KIND_TIMER);
+    close(p[1]);
     evfd_ring_free(r);
     close(p[1]);
     CHECK_EQ(sigprocmask(SIG_UNBLOCK, &usr1, NULL), 0);
@@ -251,11 +279,89 @@ static void no_descriptor_case(void) {
     evfd_ring_free(r);
 }
 
+/* Files epoll cannot watch are refused alike on both backends (EPERM),
+ * also when they come back on a stale source's number: the failed add
+ * keeps the stale source. */
+static void unpollable_case(struct evfd_ring *r) {
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK(null >= 0);
+    CHECK_ERR(evfd_ring_add_fd(r, null, POLLIN, 60), EPERM);
+    int p[2];
+    placed_pipe(p);
+    CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 61), 0);
+    int num = p[0];
+    CHECK_EQ(close(p[0]), 0);
+    renumber(null, num);
+    CHECK_ERR(evfd_ring_add_fd(r, num, POLLIN, 62), EPERM);
+    struct evfd_event ev;
+    CHECK_EQ(evfd_ring_peek(r, &ev, 1), 0);
+    int q[2];
+    placed_pipe(q); /* before the number is free */
+    CHECK_EQ(close(num), 0);
+    renumber(q[0], num);
+    CHECK_EQ(evfd_ring_add_fd(r, num, POLLIN, 63), 0);
+    expect_dropped(r, 61, __LINE__);
+    CHECK_EQ(evfd_ring_remove(r, 63), 0);
+    close(num);
+    close(p[1]);
+    close(q[1]);
+}
+
+/* A number closed while its file lives on through a dup, its source then
+ * removed: the file is back on that number later, and adding it is a new
+ * source (not EEXIST because of what the first one left behind). */
+static void returning_file_case(struct evfd_ring *r) {
+    int p[2];
+    placed_pipe(p);
+    CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 70), 0);
+    int num = p[0], keep = dup(p[0]);
+    CHECK(keep >= 0);
+    CHECK_EQ(close(num), 0);
+    evfd_ring_remove(r, 70); /* 0, or ENOENT if already dropped */
+    struct evfd_event ev[4];
+    while (evfd_ring_peek(r, ev, 4) > 0) {
+    }
+    CHECK_EQ(dup2(keep, num), num);
+    CHECK_EQ(evfd_ring_add_fd(r, num, POLLIN, 71), 0);
+    CHECK_EQ(write(p[1], "z", 1), 1);
+    struct evfd_event got = next_event(r);
+    CHECK_EQ(got.udata, 71);
+    CHECK_EQ(evfd_ring_remove(r, 71), 0);
+    close(num);
+    close(keep);
+    close(p[1]);
+}
+
+/* After many removals a ready fd is still delivered by the first peek
+ * (io_uring: the cancelled requests' completions come first). */
+static void peek_after_removals_case(struct evfd_ring *r) {
+    int p[2];
+    placed_pipe(p);
+    CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 80), 0);
+    for (int i = 0; i < 100; i++) {
+        int e = eventfd(0, 0);
+        CHECK(e >= 0);
+        CHECK_EQ(evfd_ring_add_fd(r, e, POLLIN, 81), 0);
+        CHECK_EQ(evfd_ring_remove(r, 81), 0);
+        CHECK_EQ(close(e), 0);
+    }
+    CHECK_EQ(write(p[1], "w", 1), 1);
+    struct evfd_event ev;
+    CHECK_EQ(evfd_ring_peek(r, &ev, 1), 1);
+    CHECK_EQ(ev.udata, 80);
+    CHECK_EQ(evfd_ring_remove(r, 80), 0);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void) {
     int before = count_fds();
     struct evfd_ring *r = new_ring(0);
     run_cases(r);
     nested_ring_case(r);
+    unpollable_case(r);
+    returning_file_case(r);
+    peek_after_removals_case(r);
     evfd_ring_free(r);
     internal_number_case();
     no_descriptor_case();

@@ -4,7 +4,8 @@
  * alone); the parent's ring keeps working: events pending before the fork
  * still arrive exactly once, sources keep firing, posts still work. The
  * child's evfd_ring_free closes the child's copies of every descriptor the
- * ring holds (counted before and after). */
+ * ring holds (counted before and after). A child that outlives the parent
+ * does not keep the parent's watched files open. */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
@@ -36,7 +37,52 @@ static int count_own_fds(void) {
     return n;
 }
 
+/* A child forked without exec that outlives the process whose ring it
+ * copied must not keep that ring's watched files open: the parent watches
+ * the write end of a pipe (made after the fork: the child never had it)
+ * and exits without evfd_ring_free, as after a crash; the reader must see
+ * end of file while the child still runs. (On io_uring the ring remembers
+ * watched files in a fixed file table, which belongs to no task.) */
+static void child_outlives_parent(void) {
+    int q[2], go[2];
+    CHECK_EQ(pipe(q), 0);
+    CHECK_EQ(pipe(go), 0);
+    pid_t parent = fork();
+    CHECK(parent >= 0);
+    if (parent == 0) {
+        close(q[0]);
+        close(go[1]);
+        struct evfd_ring *r = new_ring(0);
+        int w[2];
+        CHECK_EQ(pipe(w), 0);
+        pid_t worker = fork();
+        CHECK(worker >= 0);
+        if (worker == 0) {
+            close(q[1]);
+            char c;
+            (void)!read(go[0], &c, 1); /* until the test is done */
+            _exit(0);
+        }
+        CHECK_EQ(evfd_ring_add_fd(r, q[1], POLLOUT, 1), 0);
+        struct evfd_event ev[4];
+        CHECK(evfd_ring_peek(r, ev, 4) >= 0);
+        _exit(0);
+    }
+    close(q[1]);
+    close(go[0]);
+    CHECK_EQ(waitpid(parent, NULL, 0), parent);
+    struct pollfd pf = {.fd = q[0], .events = POLLIN};
+    CHECK_EQ(poll(&pf, 1, 5000), 1);
+    char c;
+    CHECK_EQ(read(q[0], &c, 1), 0);
+    close(go[1]); /* the worker ends */
+    close(q[0]);
+    while (wait(NULL) > 0) {
+    }
+}
+
 int main(void) {
+    child_outlives_parent();
     int before = count_fds();
     int own_before = count_own_fds();
     struct evfd_ring *r = new_ring(8);

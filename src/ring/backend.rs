@@ -72,6 +72,14 @@ impl Backend {
         }
     }
 
+    /// Whether `fd` is one of the backend's own descriptors.
+    pub fn owns(&self, fd: RawFd) -> bool {
+        match self {
+            Backend::IoUring(u) => u.owns(fd),
+            Backend::Epoll(e) => e.owns(fd),
+        }
+    }
+
     /// Watches `fd` for `events` under `token`; `reader` says whether the
     /// engine reads it (which ends its readiness) and what it is.
     pub fn watch(

@@ -145,7 +145,8 @@ impl Engine {
         if matches!(mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
             return Err(Errno(libc::EPERM));
         }
-        if fd == self.backend.fd() {
+        if self.owns_number(fd) {
+            // The ring's own descriptor (its `evfd_ring_fd` or another).
             return Err(Errno::EINVAL);
         }
         let stale = match self.sources.by_fd(fd) {
@@ -161,14 +162,8 @@ impl Engine {
             }
             None => None,
         };
-        // What can fail for want of a descriptor, before anything changes.
         let reader = Reader::of(fd)?;
         let watched_events = u16::try_from(events).map_err(|_| Errno::EINVAL)?;
-        if let Some(old) = stale {
-            // The caller closed it without removing it, and the number now
-            // names another file: that source is gone.
-            self.drop_failed(old, Errno::EBADF);
-        }
         let token = self.sources.insert(
             udata,
             SourceKind::Fd {
@@ -184,7 +179,18 @@ impl Engine {
         if let Err(e) = watched {
             self.backend.unwatch(token, fd, false);
             self.sources.remove(token);
+            if let Some(old) = stale {
+                // A failed call changes nothing: the number is the stale
+                // source's again.
+                self.sources.point_fd(fd, old);
+            }
             return Err(e);
+        }
+        if let Some(old) = stale {
+            // The caller closed it without removing it, and the number now
+            // names another file: that source is gone (its watch is undone
+            // by token only: the number is the new source's).
+            self.drop_failed(old, Errno::EBADF);
         }
         Ok(())
     }
@@ -204,6 +210,7 @@ impl Engine {
             )?;
             // SAFETY: the kernel just created this descriptor for us.
             let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            self.evict_stale(fd.as_raw_fd());
             let watched = self
                 .backend
                 .watch(
@@ -393,7 +400,9 @@ impl Engine {
         };
         match source.kind {
             SourceKind::Fd { fd, .. } => {
-                let taken = self.owns_number(fd);
+                // The number may name another source's file now, or one of
+                // the ring's own: then nothing is undone by number.
+                let taken = self.owns_number(fd) || self.sources.by_fd(fd).is_some();
                 self.backend.unwatch(token, fd, taken);
                 self.reread.retain(|t| *t != token);
             }
@@ -413,9 +422,21 @@ impl Engine {
     /// the ring got the number), and undoing its watch by number would undo
     /// the ring's own.
     fn owns_number(&self, fd: RawFd) -> bool {
-        self.notify.as_raw_fd() == fd
+        self.backend.owns(fd)
+            || self.notify.as_raw_fd() == fd
             || self.signalfd.as_ref().is_some_and(|s| s.as_raw_fd() == fd)
             || self.clock_fds.iter().flatten().any(|c| c.as_raw_fd() == fd)
+    }
+
+    /// The ring just made a descriptor numbered `fd`: a source still
+    /// registered under that number is stale (the caller closed it without
+    /// removing it). It is dropped now, with its `EBADF` event, so that
+    /// nothing of it is watched again on the ring's own file (io_uring
+    /// re-arms a one-shot poll by number).
+    fn evict_stale(&mut self, fd: RawFd) {
+        if let Some(old) = self.sources.by_fd(fd) {
+            self.drop_failed(old, Errno::EBADF);
+        }
     }
 
     /// A source failed: one event with `errno`, and it is gone.
@@ -502,6 +523,7 @@ impl Engine {
             libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
         )?;
         let token = TOKEN_CLOCK.saturating_add(i as u64);
+        self.evict_stale(tfd.as_raw_fd());
         self.backend
             .watch(token, tfd.as_raw_fd(), libc::POLLIN as u32, Reader::None)?;
         if let Err(e) = self.backend.submit() {

@@ -46,7 +46,12 @@ impl Epoll {
     /// Watches `fd` for `events` (poll and epoll share the bit values on
     /// Linux), level-triggered.
     pub fn watch(&mut self, token: Token, fd: RawFd, events: u32) -> Result<(), Errno> {
-        sys::epoll::epoll_ctl(self.fd(), libc::EPOLL_CTL_ADD, fd, events, token)
+        sys::epoll::epoll_add_or_take(self.fd(), fd, events, token)
+    }
+
+    /// Whether `fd` is one of this backend's own descriptors.
+    pub fn owns(&self, fd: RawFd) -> bool {
+        fd == self.fd() || self.futexes.as_ref().is_some_and(|w| w.wake_fd() == fd)
     }
 
     pub fn unwatch(&mut self, fd: RawFd) {

@@ -24,6 +24,7 @@ use crate::errno::Errno;
 use crate::sys;
 use io_uring::{opcode, types, IoUring, Probe};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Whether `fd` names the file registered under `token` in the epoll set
 /// `epfd` with `events`. Re-sets the same events and token: a no-op for a
@@ -47,7 +48,21 @@ impl Registry {
 
     /// Records that `fd` names its current file for `token`.
     pub fn add(&self, fd: RawFd, token: Token) -> Result<(), Errno> {
-        sys::epoll::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, 0, token)
+        sys::epoll::epoll_add_or_take(self.epfd.as_raw_fd(), fd, 0, token)
+    }
+
+    /// Whether epoll would watch `fd`'s file: `EPERM` for one the kernel
+    /// cannot poll (such as `/dev/null`), as the epoll backend answers.
+    fn probe(&self, fd: RawFd) -> Result<(), Errno> {
+        let epfd = self.epfd.as_raw_fd();
+        match sys::epoll::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, 0, 0) {
+            Ok(()) => {
+                let _ = sys::epoll::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
+                Ok(())
+            }
+            Err(Errno(libc::EEXIST)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Forgets `fd` (nothing to do if its file is already gone).
@@ -84,13 +99,51 @@ fn same_description(a: RawFd, b: RawFd) -> Result<bool, Errno> {
 /// the completions of the ring the events come from.
 pub struct FileTable {
     ring: IoUring,
+    /// Its entry in `TABLE_FDS`.
+    tracked: usize,
+}
+
+/// How many tables the fork handler can know of; a ring made when all are
+/// taken keeps its identities in the epoll set only.
+const TABLES_TRACKED: usize = 256;
+
+/// The descriptor of every live table's io_uring (-1: free). A fixed file
+/// table belongs to its io_uring, not to a task: a child forked without
+/// `exec` would keep the parent's watched files open through its copy of
+/// the descriptor, past the parent's exit. The child closes them at once
+/// ([`close_tables_in_child`]); the mappings are not inherited at all
+/// (`MADV_DONTFORK`).
+static TABLE_FDS: [AtomicI32; TABLES_TRACKED] = [const { AtomicI32::new(-1) }; TABLES_TRACKED];
+
+fn track(fd: RawFd) -> Option<usize> {
+    TABLE_FDS.iter().position(|entry| {
+        entry
+            .compare_exchange(-1, fd, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    })
+}
+
+/// In the child of a `fork`, from the `pthread_atfork` handler: closes the
+/// child's copies of the tables' descriptors, so that only the parent
+/// keeps what they hold. Async-signal-safe (atomics and `close`). The
+/// child's rings never use or close them again (they are forked).
+pub fn close_tables_in_child() {
+    for entry in TABLE_FDS.iter() {
+        let fd = entry.swap(-1, Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: a descriptor this process inherited and no code of
+            // the child uses.
+            unsafe { libc::close(fd) };
+        }
+    }
 }
 
 impl FileTable {
     /// A table of `slots` slots; `None` where the kernel lacks what it
     /// needs or refuses the resources.
     fn new(slots: u32) -> Option<FileTable> {
-        let ring = IoUring::builder().build(2).ok()?;
+        super::fork::generation(); // the child handler is registered
+        let ring = IoUring::builder().dontfork().build(2).ok()?;
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe).ok()?;
         if !probe.is_supported(opcode::FixedFdInstall::CODE) {
@@ -102,7 +155,8 @@ impl FileTable {
             return None;
         }
         ring.submitter().register_files_sparse(slots).ok()?;
-        Some(FileTable { ring })
+        let tracked = track(ring.as_raw_fd())?;
+        Some(FileTable { ring, tracked })
     }
 
     fn hold(&self, slot: u32, fd: RawFd) -> Result<(), Errno> {
@@ -202,8 +256,10 @@ impl Identity {
         })
     }
 
-    /// Records that `fd` names its current file for `token`.
-    pub fn add(&mut self, fd: RawFd, token: Token) -> Result<(), Errno> {
+    /// Records that `fd` names its current file for `token`. `pollable`:
+    /// the caller knows epoll would take the file (else the table path asks
+    /// epoll first, so that both backends refuse the same files).
+    pub fn add(&mut self, fd: RawFd, token: Token, pollable: bool) -> Result<(), Errno> {
         if let Some(table) = &self.table {
             let slot = self
                 .free
@@ -211,6 +267,9 @@ impl Identity {
                 .copied()
                 .or_else(|| (self.next_slot < self.slots).then_some(self.next_slot));
             if let Some(slot) = slot {
+                if !pollable {
+                    self.registry.probe(fd)?;
+                }
                 if self.held.try_reserve(1).is_ok() && table.hold(slot, fd).is_ok() {
                     if self.free.pop().is_none() {
                         self.next_slot = self.next_slot.saturating_add(1);
@@ -248,6 +307,15 @@ impl Identity {
         }
     }
 
+    /// Whether `fd` is one of the descriptors this record keeps.
+    pub fn owns(&self, fd: RawFd) -> bool {
+        self.registry.epfd.as_raw_fd() == fd
+            || self
+                .table
+                .as_ref()
+                .is_some_and(|t| t.ring.as_raw_fd() == fd)
+    }
+
     /// In a child after `fork`: leave the parent's table alone.
     pub fn abandon(&mut self) {
         self.forked = true;
@@ -256,8 +324,19 @@ impl Identity {
 
 impl Drop for Identity {
     fn drop(&mut self) {
-        if let (Some(table), false) = (&self.table, self.forked) {
-            table.clear();
+        let Some(table) = self.table.take() else {
+            return;
+        };
+        if self.forked {
+            // Its descriptor was closed by the fork handler (the number may
+            // name another file now) and its mappings were not inherited:
+            // nothing of it may be closed or unmapped here.
+            core::mem::forget(table);
+            return;
+        }
+        table.clear();
+        if let Some(entry) = TABLE_FDS.get(table.tracked) {
+            entry.store(-1, Ordering::SeqCst);
         }
     }
 }

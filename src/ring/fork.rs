@@ -9,6 +9,7 @@ static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    super::fd_identity::close_tables_in_child();
 }
 
 /// The current generation; registers the fork handler on first use.

@@ -304,6 +304,11 @@ impl Uring {
         self.ring.as_raw_fd()
     }
 
+    /// Whether `fd` is one of this backend's own descriptors.
+    pub fn owns(&self, fd: RawFd) -> bool {
+        fd == self.fd() || self.identity.owns(fd)
+    }
+
     fn push(&mut self, entry: squeue::Entry) -> Result<(), Errno> {
         loop {
             // SAFETY: every pointer an entry carries (futex words) stays
@@ -372,7 +377,7 @@ impl Uring {
         };
         let armed = Armed { fd, events, watch };
         self.armed.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        self.identity.add(fd, token)?;
+        self.identity.add(fd, token, reader.reads())?;
         if let Err(e) = self.push(self.arm_entry(armed).user_data(token)) {
             self.identity.remove(fd, token, false);
             return Err(e);
@@ -494,7 +499,13 @@ impl Uring {
             {
                 let mut cq = self.ring.completion();
                 for cqe in &mut cq {
-                    if cqe.user_data() != CANCEL {
+                    // The cancellations' own results, and what a removed
+                    // source's request says when cancelled, are not
+                    // completions to count against `max`: a peek after many
+                    // removals must still reach the events behind them.
+                    let gone = cqe.result() == -libc::ECANCELED
+                        && !self.armed.contains_key(&cqe.user_data());
+                    if cqe.user_data() != CANCEL && !gone {
                         raw.push((cqe.user_data(), cqe.result(), cqe.flags()));
                     }
                     if raw.len() >= max {

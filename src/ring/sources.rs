@@ -329,6 +329,13 @@ impl Sources {
     pub fn by_fd(&self, fd: RawFd) -> Option<Token> {
         self.by_fd.get(&fd).copied()
     }
+
+    /// Makes `fd` name `token`'s source again (after a newer source on the
+    /// same number was taken back). The entry was just removed, so the
+    /// index has room.
+    pub fn point_fd(&mut self, fd: RawFd, token: Token) {
+        self.by_fd.insert(fd, token);
+    }
 }
 
 /// A timer's heap position lives in its slot (see `Slot::link`). Only an

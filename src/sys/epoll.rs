@@ -21,6 +21,18 @@ pub fn epoll_ctl(epfd: RawFd, op: c_int, fd: RawFd, events: u32, token: u64) -> 
     check(ret as c_long).map(drop)
 }
 
+/// `EPOLL_CTL_ADD`, or where the set already has an entry for this
+/// number's file (`EEXIST`: one left behind when its number was closed while
+/// the file lived on, and removed later, so `EPOLL_CTL_DEL` could not reach
+/// it), `EPOLL_CTL_MOD` to take that entry over. The caller has made sure
+/// no live source owns the number.
+pub fn epoll_add_or_take(epfd: RawFd, fd: RawFd, events: u32, token: u64) -> Result<(), Errno> {
+    match epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, events, token) {
+        Err(Errno(libc::EEXIST)) => epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, events, token),
+        other => other,
+    }
+}
+
 /// `epoll_pwait2(epfd, out, timeout, NULL)`; `None` waits forever. Where
 /// epoll_pwait2 is missing (before Linux 5.11, or under valgrind 3.19,
 /// which does not know it) falls back to `epoll_wait` with the timeout
