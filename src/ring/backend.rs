@@ -95,9 +95,9 @@ impl Backend {
         }
     }
 
-    /// Stops watching `fd` for `token`. `taken`: the number now names one
-    /// of the ring's own descriptors (the source is stale), so nothing may
-    /// be undone by number.
+    /// Stops watching `fd` for `token`. `taken`: the number now names
+    /// another source's file or one of the ring's own descriptors (the
+    /// source is stale), so nothing may be undone by number.
     pub fn unwatch(&mut self, token: Token, fd: RawFd, taken: bool) {
         match self {
             Backend::IoUring(u) => u.unwatch(token, taken),

@@ -245,13 +245,14 @@ impl Identity {
         let mut free = Vec::new();
         free.try_reserve_exact(usize::try_from(slots).unwrap_or(1))
             .map_err(|_| Errno::ENOMEM)?;
+        let registry = Registry::new()?;
         Ok(Identity {
             table: FileTable::new(slots),
             next_slot: 0,
             slots,
             free,
             held: IntMap::default(),
-            registry: Registry::new()?,
+            registry,
             forked: false,
         })
     }
@@ -283,8 +284,8 @@ impl Identity {
     }
 
     /// Forgets what was recorded for `token` (watched as `fd`). `taken`:
-    /// the number now names one of the ring's own descriptors, whose record
-    /// must stay.
+    /// the number now names another source's file or one of the ring's
+    /// own, whose record must stay.
     pub fn remove(&mut self, fd: RawFd, token: Token, taken: bool) {
         match (self.held.remove(&token), &self.table) {
             (Some(slot), Some(table)) => {
@@ -335,7 +336,15 @@ impl Drop for Identity {
             return;
         }
         table.clear();
-        if let Some(entry) = TABLE_FDS.get(table.tracked) {
+    }
+}
+
+impl Drop for FileTable {
+    /// Out of `TABLE_FDS` before its descriptor is closed (the fields are
+    /// dropped after this), so the fork handler never closes a number
+    /// that names another file by then.
+    fn drop(&mut self) {
+        if let Some(entry) = TABLE_FDS.get(self.tracked) {
             entry.store(-1, Ordering::SeqCst);
         }
     }
