@@ -72,6 +72,15 @@ impl Backend {
         }
     }
 
+    /// The descriptor the backend made for helper threads, if any (epoll:
+    /// the futex helpers' eventfd).
+    pub fn helper_fd(&self) -> Option<RawFd> {
+        match self {
+            Backend::IoUring(_) => None,
+            Backend::Epoll(e) => e.helper_fd(),
+        }
+    }
+
     /// Whether `fd` is one of the backend's own descriptors.
     pub fn owns(&self, fd: RawFd) -> bool {
         match self {

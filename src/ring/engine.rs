@@ -365,6 +365,10 @@ impl Engine {
             self.sources.remove(token);
             return Err(e);
         }
+        // The first wait may have made the helpers' descriptor.
+        if let Some(fd) = self.backend.helper_fd() {
+            self.evict_stale(fd);
+        }
         Ok(())
     }
 

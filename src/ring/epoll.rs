@@ -49,9 +49,14 @@ impl Epoll {
         sys::epoll::epoll_add_or_take(self.fd(), fd, events, token)
     }
 
+    /// The futex helpers' eventfd, once they exist.
+    pub fn helper_fd(&self) -> Option<RawFd> {
+        self.futexes.as_ref().map(FutexWaiters::wake_fd)
+    }
+
     /// Whether `fd` is one of this backend's own descriptors.
     pub fn owns(&self, fd: RawFd) -> bool {
-        fd == self.fd() || self.futexes.as_ref().is_some_and(|w| w.wake_fd() == fd)
+        fd == self.fd() || self.helper_fd() == Some(fd)
     }
 
     pub fn unwatch(&mut self, fd: RawFd) {

@@ -140,9 +140,14 @@ pub fn close_tables_in_child() {
 
 impl FileTable {
     /// A table of `slots` slots; `None` where the kernel lacks what it
-    /// needs or refuses the resources.
+    /// needs or refuses the resources. Made inside a fork window: no child
+    /// can copy its descriptor before it is recorded for the child handler.
     fn new(slots: u32) -> Option<FileTable> {
-        super::fork::generation(); // the child handler is registered
+        let _window = super::fork::Window::open();
+        FileTable::make(slots)
+    }
+
+    fn make(slots: u32) -> Option<FileTable> {
         let ring = IoUring::builder().dontfork().build(2).ok()?;
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe).ok()?;
