@@ -240,6 +240,24 @@ static void internal_number_case(void) {
     CHECK_EQ(ev.udata, 43);
     CHECK_EQ(ev.kind, EVFD_KIND_TIMER);
     close(p[1]);
+    /* And with the eventfd of the epoll backend's futex helpers (made by
+     * the first futex wait; io_uring makes none). */
+    if (futex_waits_testable(r)) {
+        placed_pipe(p);
+        CHECK_EQ(evfd_ring_add_fd(r, p[0], POLLIN, 44), 0);
+        num = p[0];
+        CHECK_EQ(close(p[0]), 0);
+        static uint32_t word;
+        CHECK_EQ(evfd_ring_add_futex(r, &word, 0, 45), 0);
+        if (fcntl(num, F_GETFD) >= 0) { /* the helpers' eventfd has it */
+            ev = next_event(r);
+            CHECK_EQ(ev.udata, 44);
+            CHECK_EQ(ev.error, EBADF);
+        }
+        CHECK_EQ(evfd_ring_remove(r, 45), 0);
+        evfd_ring_remove(r, 44); /* 0, or ENOENT once dropped */
+        close(p[1]);
+    }
     evfd_ring_free(r);
     close(p[1]);
     CHECK_EQ(sigprocmask(SIG_UNBLOCK, &usr1, NULL), 0);
