@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Fork detection: a ring belongs to the process that made it. A
 //! `pthread_atfork` child handler bumps a generation counter, so checking
-//! costs one relaxed load per call, not a `getpid`.
+//! costs one relaxed load per call, not a `getpid`; it also closes the
+//! child's copies of the io_uring backend's file tables
+//! (`fd_identity::close_tables_in_child`). The prepare and parent handlers
+//! keep a fork from overlapping a [`Window`], the moment such a table is
+//! made and recorded.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,7 +43,7 @@ extern "C" fn after_fork_in_child() {
     super::fd_identity::close_tables_in_child();
 }
 
-/// The current generation; registers the fork handler on first use.
+/// The current generation; registers the fork handlers on first use.
 pub fn generation() -> u64 {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
