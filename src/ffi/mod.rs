@@ -35,6 +35,12 @@ pub(crate) fn hot_int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_i
     boundary::c_call(boundary::Reclaim::No, call)
 }
 
+/// [`boundary::c_call_errno_on_failure`] for `int` (`evfd_ring_post`).
+#[inline(always)]
+pub(crate) fn post_int_result(call: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
+    boundary::c_call_errno_on_failure(call)
+}
+
 /// Copies the `N` bytes at `ptr`, or `EFAULT` if it is NULL.
 ///
 /// # Safety

@@ -2,7 +2,7 @@
 //! The event ring's C API (DESIGN §4): `evfd_ring_*`.
 
 use super::boundary::{c_call, Reclaim};
-use super::{hot_int_result, int_result, timer_args, when_arg};
+use super::{hot_int_result, int_result, post_int_result, timer_args, when_arg};
 use crate::errno::Errno;
 use crate::ring::{self, Consumer, Event, Ring};
 use crate::timer_spec::TimerType;
@@ -311,7 +311,7 @@ pub unsafe extern "C" fn evfd_ring_add_futex(
 #[no_mangle]
 pub unsafe extern "C" fn evfd_ring_post(ring: *mut evfd_ring, udata: u64, value: u64) -> c_int {
     // SAFETY: by the caller's contract.
-    hot_int_result(|| unsafe { ring_ref(ring) }?.post(udata, value).map(|_| 0))
+    post_int_result(|| unsafe { ring_ref(ring) }?.post(udata, value).map(|_| 0))
 }
 
 /// Removes every source registered with `udata`; their events not yet

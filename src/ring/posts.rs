@@ -120,6 +120,8 @@ unsafe impl Send for PostQueue {}
 
 impl PostQueue {
     pub fn new() -> Result<PostQueue, Errno> {
+        // Looked up now, so the hot paths need only `known_active`.
+        tsan::active();
         let first = new_block()?;
         Ok(PostQueue {
             tail: Line(AtomicU64::new(0)),
@@ -154,11 +156,66 @@ impl PostQueue {
     /// Queues one post; any thread. Returns whether the caller must wake
     /// the consumer (one notify write); `ENOMEM` if a new block was needed
     /// and could not be made (nothing was queued).
+    ///
+    /// The common case is inlined into `evfd_ring_post`: a claim that is not
+    /// a block's last slot, in the newest block. Linking a block (one claim
+    /// in [`BLOCK`]) and finding an older block are out of line.
+    #[inline(always)]
     pub fn push(&self, udata: u64, value: u64) -> Result<bool, Errno> {
         let mut position = self.tail.0.load(Ordering::Relaxed);
+        loop {
+            if position % BLOCK == BLOCK - 1 {
+                return self.push_linking(udata, value);
+            }
+            match self.tail.0.compare_exchange_weak(
+                position,
+                position.wrapping_add(1),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => position = now,
+            }
+        }
+        let newest = self.newest.0.load(Ordering::Acquire);
+        // SAFETY: the newest block is alive: the consumer cannot pass our
+        // claimed, unpublished slot, which is in it or in an older block.
+        if unsafe { (*newest).number.load(Ordering::Relaxed) } == position / BLOCK {
+            Ok(self.publish(newest, position, udata, value))
+        } else {
+            Ok(self.publish_elsewhere(position, udata, value))
+        }
+    }
+
+    /// [`publish`](Self::publish) for a claim outside the newest block
+    /// (another producer linked a newer one, or ours is not linked yet).
+    /// Out of line, like every call on the way, so that the common path
+    /// keeps its values in registers it need not save.
+    #[cold]
+    #[inline(never)]
+    fn publish_elsewhere(&self, position: u64, udata: u64, value: u64) -> bool {
+        self.publish(self.block_of(position / BLOCK), position, udata, value)
+    }
+
+    /// [`push`](Self::push) for a claim that may take a block's last slot:
+    /// its claimer links the next block, which it gets before claiming, so
+    /// it cannot fail after.
+    ///
+    /// `errno` is as the caller had it when this succeeds, though the
+    /// pool's lock and the allocator may set it on the way (see
+    /// `evfd_ring_post`, which therefore neither saves nor restores it).
+    #[cold]
+    #[inline(never)]
+    fn push_linking(&self, udata: u64, value: u64) -> Result<bool, Errno> {
+        let saved = crate::errno::get();
+        let wake = self.claim_linking(udata, value)?;
+        crate::errno::set(saved);
+        Ok(wake)
+    }
+
+    fn claim_linking(&self, udata: u64, value: u64) -> Result<bool, Errno> {
+        let mut position = self.tail.0.load(Ordering::Relaxed);
         let (position, next) = loop {
-            // The claimer of a block's last slot links the next block: it
-            // gets one before claiming, so it cannot fail after.
             let next = if position % BLOCK == BLOCK - 1 {
                 Some(self.spare_block()?)
             } else {
@@ -193,24 +250,49 @@ impl PostQueue {
             }
             self.newest.0.store(b, Ordering::Release);
         }
+        Ok(self.publish(block, position, udata, value))
+    }
+
+    /// Writes the claimed `position` in `block` and publishes it; returns
+    /// whether the consumer is owed a wake-up.
+    #[inline(always)]
+    fn publish(&self, block: *mut Block, position: u64, udata: u64, value: u64) -> bool {
         // SAFETY: `block` holds `position` and is alive until our slot is
         // published; the claim made the slot ours.
         let Some(slot) = (unsafe { slot_at(block, position) }) else {
-            return Ok(false);
+            return false;
         };
+        if tsan::known_active() {
+            return self.publish_annotated(slot, position, udata, value);
+        }
+        self.fill(slot, position, udata, value)
+    }
+
+    /// [`publish`](Self::publish) under ThreadSanitizer: it is told of the
+    /// release before the store that publishes.
+    #[cold]
+    #[inline(never)]
+    fn publish_annotated(&self, slot: &Slot, position: u64, udata: u64, value: u64) -> bool {
         tsan::release(&slot.seq);
-        // SAFETY: as above.
+        self.fill(slot, position, udata, value)
+    }
+
+    #[inline(always)]
+    fn fill(&self, slot: &Slot, position: u64, udata: u64, value: u64) -> bool {
+        // SAFETY: the claim made the slot ours until the store below.
         unsafe { *slot.post.get() = (udata, value) };
         slot.seq.store(position.wrapping_add(1), Ordering::Release);
         // The claim was SeqCst: no fence is needed before this load (see
         // `consumer_idle`).
-        Ok(self.waiting.0.load(Ordering::SeqCst) && self.waiting.0.swap(false, Ordering::AcqRel))
+        self.waiting.0.load(Ordering::SeqCst) && self.waiting.0.swap(false, Ordering::AcqRel)
     }
 
     /// The block numbered `number`, which holds a position this producer
     /// claimed and has not published: walks back from the newest block,
     /// waiting (briefly) if the claimer of the previous block's last slot
     /// has not linked it yet.
+    #[cold]
+    #[inline(never)]
     fn block_of(&self, number: u64) -> *mut Block {
         let mut spins = 0u32;
         loop {
@@ -234,14 +316,14 @@ impl PostQueue {
         }
     }
 
-    /// The next published post, if any; moves to the next block when the
-    /// consumer's block is read whole. Consumer only.
-    fn take_one(&self) -> Option<(u64, u64)> {
+    /// The consumer's block, moved on to the next one when the current one
+    /// is read whole and the next is linked; `None` while it is not.
+    /// Consumer only.
+    fn head_block(&self) -> Option<*mut Block> {
         // SAFETY: consumer only.
-        let (head, block) = unsafe { (&mut *self.head.get(), &mut *self.head_block.get()) };
-        let number = *head / BLOCK;
+        let (head, block) = unsafe { (*self.head.get(), &mut *self.head_block.get()) };
         // SAFETY: the consumer's block is alive until it moves past it.
-        if unsafe { (**block).number.load(Ordering::Relaxed) } != number {
+        if unsafe { (**block).number.load(Ordering::Relaxed) } != head / BLOCK {
             // SAFETY: as above.
             let next = unsafe { (**block).next.load(Ordering::Acquire) };
             if next.is_null() {
@@ -251,28 +333,44 @@ impl PostQueue {
             // producer touches it any more.
             self.recycle(core::mem::replace(block, next));
         }
-        // SAFETY: as above.
-        let slot = unsafe { slot_at(*block, *head) }?;
-        if slot.seq.load(Ordering::Acquire) != head.wrapping_add(1) {
-            return None;
-        }
-        tsan::acquire(&slot.seq);
-        // SAFETY: the acquire load saw the producer's publishing store.
-        let post = unsafe { *slot.post.get() };
-        *head = head.wrapping_add(1);
-        Some(post)
+        Some(*block)
     }
 
     /// Copies posts, oldest first per producer, into `out`; returns how
-    /// many. Consumer only.
+    /// many. Consumer only. Reads a block's published slots in a run,
+    /// stopping at the first that is not.
     pub fn take(&self, out: &mut [Event]) -> usize {
         let mut n: usize = 0;
-        for slot in out.iter_mut() {
-            let Some((udata, value)) = self.take_one() else {
+        let annotate = tsan::known_active();
+        while let (Some(block), Some(rest)) = (self.head_block(), out.get_mut(n..)) {
+            // SAFETY: consumer only.
+            let head = unsafe { &mut *self.head.get() };
+            let first = usize::try_from(*head % BLOCK).unwrap_or(0);
+            // SAFETY: the consumer's block is alive while it reads it.
+            let Some(slots) = (unsafe { (*block).slots.get(first..) }) else {
                 break;
             };
-            *slot = Event::user(udata, value);
-            n = n.saturating_add(1);
+            let mut taken: usize = 0;
+            let mut expected = head.wrapping_add(1);
+            for (slot, event) in slots.iter().zip(rest.iter_mut()) {
+                if slot.seq.load(Ordering::Acquire) != expected {
+                    break;
+                }
+                if annotate {
+                    tsan::acquire(&slot.seq);
+                }
+                // SAFETY: the acquire load saw the producer's publishing
+                // store.
+                let (udata, value) = unsafe { *slot.post.get() };
+                *event = Event::user(udata, value);
+                expected = expected.wrapping_add(1);
+                taken = taken.wrapping_add(1);
+            }
+            *head = expected.wrapping_sub(1);
+            n = n.saturating_add(taken);
+            if taken == 0 || taken < slots.len().min(rest.len()) {
+                break;
+            }
         }
         n
     }

@@ -88,11 +88,25 @@ impl Ring {
 
     /// Queues one user event; any thread. Wakes the consumer only when it
     /// asked for it.
+    #[inline(always)]
     pub fn post(&self, udata: u64, value: u64) -> Result<(), Errno> {
         self.check_fork()?;
         if self.posts.push(udata, value)? {
-            sys::io::write_u64(self.fixed.notify_fd, 1)?;
+            return self.wake_consumer();
         }
+        Ok(())
+    }
+
+    /// The consumer asked for a wake-up: one write of the notify eventfd.
+    /// Out of line, so that a post that owes none saves no registers.
+    #[cold]
+    #[inline(never)]
+    fn wake_consumer(&self) -> Result<(), Errno> {
+        // `evfd_ring_post` leaves `errno` to the calls it makes on success:
+        // a write interrupted and retried must not show.
+        let saved = crate::errno::get();
+        sys::io::write_u64(self.fixed.notify_fd, 1)?;
+        crate::errno::set(saved);
         Ok(())
     }
 

@@ -4,7 +4,8 @@
 //! freed by the consumer looks like a race to it. When the program runs
 //! under TSan, its runtime exports `__tsan_release`/`__tsan_acquire`: the
 //! posts queue tells it about the happens-before edge it creates. Elsewhere
-//! the symbols are absent and this costs one relaxed load.
+//! the symbols are absent and this costs one relaxed load (the posts
+//! queue asks [`active`] once and keeps the calls out of its hot path).
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 type Annotate = unsafe extern "C" fn(*const libc::c_void);
@@ -13,15 +14,13 @@ type Annotate = unsafe extern "C" fn(*const libc::c_void);
 static RELEASE: AtomicUsize = AtomicUsize::new(0);
 static ACQUIRE: AtomicUsize = AtomicUsize::new(0);
 
+/// The annotation function in `slot`, looked up on first use.
+#[inline(always)]
 fn lookup(slot: &AtomicUsize, name: &core::ffi::CStr) -> Option<Annotate> {
-    let mut addr = slot.load(Ordering::Relaxed);
-    if addr == 0 {
-        // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches
-        // the whole process.
-        let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as usize;
-        addr = if found == 0 { 1 } else { found };
-        slot.store(addr, Ordering::Relaxed);
-    }
+    let addr = match slot.load(Ordering::Relaxed) {
+        0 => look_up_first(slot, name),
+        addr => addr,
+    };
     if addr == 1 {
         None
     } else {
@@ -30,6 +29,35 @@ fn lookup(slot: &AtomicUsize, name: &core::ffi::CStr) -> Option<Annotate> {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn look_up_first(slot: &AtomicUsize, name: &core::ffi::CStr) -> usize {
+    // dlsym may set errno even when it finds nothing to complain about;
+    // the calls this runs in leave errno alone on success.
+    let saved = crate::errno::get();
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
+    // whole process.
+    let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as usize;
+    crate::errno::set(saved);
+    let addr = if found == 0 { 1 } else { found };
+    slot.store(addr, Ordering::Relaxed);
+    addr
+}
+
+/// Whether the program runs under TSan (the annotations do something).
+pub fn active() -> bool {
+    lookup(&RELEASE, c"__tsan_release").is_some() && lookup(&ACQUIRE, c"__tsan_acquire").is_some()
+}
+
+/// [`active`] once it has been asked (false before): one load, no call,
+/// for a hot path that keeps the annotations out of line and asked
+/// [`active`] when it was set up.
+#[inline(always)]
+pub fn known_active() -> bool {
+    RELEASE.load(Ordering::Relaxed) > 1
+}
+
+#[inline(always)]
 pub fn release<T>(addr: &T) {
     if let Some(f) = lookup(&RELEASE, c"__tsan_release") {
         // SAFETY: TSan only uses the address as a key.
@@ -37,6 +65,7 @@ pub fn release<T>(addr: &T) {
     }
 }
 
+#[inline(always)]
 pub fn acquire<T>(addr: &T) {
     if let Some(f) = lookup(&ACQUIRE, c"__tsan_acquire") {
         // SAFETY: as in `release`.
