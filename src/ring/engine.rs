@@ -12,6 +12,7 @@
 
 use super::backend::{Backend, BackendKind};
 use super::completion::{Completion, Outcome};
+use super::delivery::Delivery;
 use super::event::{Event, KIND_FD, KIND_FUTEX};
 use super::fd_reads::{read_ready, ReadEnd, Reader};
 use super::posts::PostQueue;
@@ -548,41 +549,44 @@ impl Engine {
     /// completion queue), except for the reads of ready sources the ring
     /// reads itself.
     pub fn collect(&mut self, out: &mut [Event], posts: &PostQueue) -> Result<usize, Errno> {
-        let want = out.len();
+        let mut d = Delivery::new(out);
         // Events from user memory are returned without a system call; the
         // kernel is asked too when there is room, unless that costs one.
         // Then it is asked first at least once per KERNEL_POLL_EVERY events
         // taken from user memory, so a stream of posts or timers never
         // starves fd readiness.
         if self.user_events_since_poll >= KERNEL_POLL_EVERY {
-            self.poll_kernel(want)?;
+            d.take_pending(&mut self.pending);
+            self.poll_kernel(&mut d)?;
         }
-        let mut n = self.take_pending(out);
-        if n < want {
-            n = n.saturating_add(self.deliver_due_timers(out.get_mut(n..).unwrap_or_default()));
+        d.take_pending(&mut self.pending);
+        if !d.is_full() {
+            let n = self.deliver_due_timers(d.rest());
+            d.advance(n);
         }
-        if n < want {
-            n = n.saturating_add(posts.take(out.get_mut(n..).unwrap_or_default()));
+        if !d.is_full() {
+            let n = posts.take(d.rest());
+            d.advance(n);
         }
-        self.user_events_since_poll = self.user_events_since_poll.saturating_add(n);
-        let from_user_memory = n > 0;
-        if n < want {
+        self.user_events_since_poll = self.user_events_since_poll.saturating_add(d.taken());
+        let from_user_memory = d.taken() > 0;
+        if !d.is_full() {
             if !from_user_memory {
-                self.poll_kernel(want.saturating_sub(n))?;
+                self.poll_kernel(&mut d)?;
             } else if self.backend.reaps_without_syscall() {
-                self.reap(want.saturating_sub(n))?;
+                self.reap(&mut d)?;
             }
-            n = n.saturating_add(self.take_pending(out.get_mut(n..).unwrap_or_default()));
+            d.take_pending(&mut self.pending);
         }
-        Ok(n)
+        Ok(d.taken())
     }
 
-    /// Sources to read again, then the kernel's reports, into `pending`.
-    fn poll_kernel(&mut self, want: usize) -> Result<(), Errno> {
+    /// Sources to read again, then the kernel's reports.
+    fn poll_kernel(&mut self, d: &mut Delivery<'_>) -> Result<(), Errno> {
         self.user_events_since_poll = 0;
-        self.process_rereads(want);
-        if self.pending.len() < want {
-            self.reap(want.saturating_sub(self.pending.len()))?;
+        self.process_rereads(d);
+        if !d.is_full() {
+            self.reap(d)?;
         }
         Ok(())
     }
@@ -598,15 +602,6 @@ impl Engine {
         // `evfd_ring_fd` sleeps next, so they must be in the kernel now.
         // Nothing queued: no system call.
         self.backend.submit()
-    }
-
-    /// Moves held events into `out`.
-    fn take_pending(&mut self, out: &mut [Event]) -> usize {
-        let n = out.len().min(self.pending.len());
-        for (slot, event) in out.iter_mut().zip(self.pending.drain(..n)) {
-            *slot = event;
-        }
-        n
     }
 
     /// Whether events are held in user memory (not counting due timers).
@@ -646,26 +641,26 @@ impl Engine {
     }
 
     /// Reads again the sources that had more than one report's worth.
-    fn process_rereads(&mut self, want: usize) {
+    fn process_rereads(&mut self, d: &mut Delivery<'_>) {
         let rounds = self.reread.len();
         for _ in 0..rounds {
-            if self.pending.len() >= want {
+            if d.is_full() {
                 break;
             }
             let Some(token) = self.reread.pop_front() else {
                 break;
             };
-            self.read_source(token);
+            self.read_source(d, token);
         }
     }
 
     /// Takes up to `want` kernel completions and turns them into events
     /// (one round: a level-triggered source must not be reported twice in
     /// one call).
-    fn reap(&mut self, want: usize) -> Result<(), Errno> {
+    fn reap(&mut self, d: &mut Delivery<'_>) -> Result<(), Errno> {
         let mut completions = std::mem::take(&mut self.completions);
         completions.clear();
-        let lost = self.backend.reap(&mut completions, want.max(16));
+        let lost = self.backend.reap(&mut completions, d.room().max(16));
         let lost = match lost {
             Ok(lost) => lost,
             Err(e) => {
@@ -674,17 +669,17 @@ impl Engine {
             }
         };
         if lost > 0 {
-            self.pending.push_back(Event::overflow(lost));
+            d.push(&mut self.pending, Event::overflow(lost));
         }
         for c in &completions {
-            self.complete(c.token, c.outcome);
+            self.complete(d, c.token, c.outcome);
         }
         self.completions = completions;
         Ok(())
     }
 
     /// One completion.
-    fn complete(&mut self, token: Token, outcome: Outcome) {
+    fn complete(&mut self, d: &mut Delivery<'_>, token: Token, outcome: Outcome) {
         match token {
             TOKEN_NOTIFY => {
                 self.kicked = false;
@@ -698,7 +693,7 @@ impl Engine {
             }
             TOKEN_SIGNALFD => {
                 if let Outcome::Ready(_) = outcome {
-                    self.read_source(token);
+                    self.read_source(d, token);
                 }
                 return;
             }
@@ -719,27 +714,27 @@ impl Engine {
         let udata = source.udata;
         match (&source.kind, outcome) {
             (SourceKind::Futex, Outcome::Woken) => {
-                self.pending.push_back(Event::futex(udata, 0));
+                d.push(&mut self.pending, Event::futex(udata, 0));
                 self.sources.remove(token);
             }
             (SourceKind::Futex, Outcome::Failed(e)) => {
-                self.pending.push_back(Event::futex(udata, e.0));
+                d.push(&mut self.pending, Event::futex(udata, e.0));
                 self.sources.remove(token);
             }
             (SourceKind::Fd { .. }, Outcome::Failed(e)) => {
                 // The backend watches it no more.
-                self.pending.push_back(Event::failed(udata, KIND_FD, e.0));
+                d.push(&mut self.pending, Event::failed(udata, KIND_FD, e.0));
                 self.reread.retain(|t| *t != token);
                 self.sources.remove(token);
             }
             (SourceKind::Fd { .. }, Outcome::Count(value)) => {
-                self.pending.push_back(Event::fd_count(udata, value));
+                d.push(&mut self.pending, Event::fd_count(udata, value));
             }
             (SourceKind::Fd { reader, .. }, Outcome::Ready(revents)) => {
                 if reader.reads() && revents & libc::POLLIN as u32 != 0 {
-                    self.read_source(token);
+                    self.read_source(d, token);
                 } else {
-                    self.pending.push_back(Event::fd_ready(udata, revents));
+                    d.push(&mut self.pending, Event::fd_ready(udata, revents));
                 }
             }
             _ => {}
@@ -749,7 +744,8 @@ impl Engine {
     /// Reads what a ready source the ring reads holds: an eventfd, timerfd
     /// or signalfd added with `add_fd`, or the ring's own signalfd, whose
     /// records go to every registration of their signal, oldest first.
-    fn read_source(&mut self, token: Token) {
+    #[inline(always)]
+    fn read_source(&mut self, d: &mut Delivery<'_>, token: Token) {
         let pending = &mut self.pending;
         let end = if token == TOKEN_SIGNALFD {
             let Some(fd) = &self.signalfd else {
@@ -762,10 +758,13 @@ impl Engine {
                     .map_or(&[][..], |r| r.as_slice());
                 for t in targets {
                     if let Some(s) = sources.get(*t) {
-                        pending.push_back(Event {
-                            udata: s.udata,
-                            ..event
-                        });
+                        d.push(
+                            pending,
+                            Event {
+                                udata: s.udata,
+                                ..event
+                            },
+                        );
                     }
                 }
             })
@@ -776,7 +775,7 @@ impl Engine {
             let SourceKind::Fd { fd, reader, .. } = source.kind else {
                 return;
             };
-            read_ready(fd, reader, source.udata, |event| pending.push_back(event))
+            read_ready(fd, reader, source.udata, |event| d.push(pending, event))
         };
         match end {
             ReadEnd::Drained => {}

@@ -81,6 +81,7 @@ pub enum ReadEnd {
 /// Reads what ready `fd` holds, at most `READS_PER_REPORT` reads; each
 /// read becomes one event through `emit` (a counter's `Event::fd_count`,
 /// or for a signalfd the siginfo fields, with `udata`).
+#[inline(always)]
 pub fn read_ready(fd: RawFd, reader: Reader, udata: u64, mut emit: impl FnMut(Event)) -> ReadEnd {
     if reader == Reader::Signalfd {
         return read_signalfd(fd, udata, emit);

@@ -22,6 +22,7 @@
 
 mod backend;
 mod completion;
+mod delivery;
 mod engine;
 mod epoll;
 mod event;
