@@ -67,9 +67,31 @@ for r in rows:
 lines.append("")
 lines.append("![events per second against registered sources](ring_bench.svg)\n")
 lines.append("Reading the numbers:\n")
+# The target (at most 0.01 consumer system calls per event) is judged on the
+# stream rows of this run, never asserted: the ring's series only, since
+# epoll+read is the baseline the target is set against, not held to it.
+TARGET = 0.01
+ring_stream = [r for r in rows
+               if r["workload"] == "stream" and r["method"] in ("ring", "ring-futex-sources")]
+
+
+def spe_where(r):
+    return f"{float(r['syscalls_per_event']):.4f} for {r['method']} with {int(r['sources']):,} sources"
+
+
+over = [r for r in ring_stream if float(r["syscalls_per_event"]) > TARGET]
+if over:
+    verdict = ("but its system calls per event were **ABOVE the 0.01 target**: "
+               + ", ".join(spe_where(r) for r in over))
+elif ring_stream:
+    top = max(ring_stream, key=lambda r: float(r["syscalls_per_event"]))
+    verdict = (f"{'under' if float(top['syscalls_per_event']) < TARGET else 'at'} the 0.01 "
+               f"syscalls/event target (largest measured: {spe_where(top)})")
+else:
+    verdict = "with the 0.01 syscalls/event target not judged (this run has no ring stream row)"
 lines.append("- **stream** (a producer thread, one message at a time): the ring's consumer "
              "takes posts from user memory and enters the kernel only to sleep when the "
-             "queue is empty, far under the 0.01 syscalls/event target; epoll+read pays an "
+             f"queue is empty, {verdict}; epoll+read pays an "
              "`epoll_wait` plus a `read` per wake-up. The streams are the same messages but "
              "not the same mechanism: posts need no fd, the baseline writes eventfds "
              "(the natural epoll way to pass a message between threads).")
