@@ -69,6 +69,17 @@ impl<'a> Delivery<'a> {
     pub fn taken(&self) -> usize {
         self.taken
     }
+
+    /// The call fails after all: the events in the array go back to the
+    /// front of `pending`, in order, to be delivered by the next call
+    /// (they were taken from the kernel, the posts queue or `pending`, and
+    /// would be lost with the array).
+    pub fn give_back(self, pending: &mut VecDeque<Event>) {
+        let taken = self.out.get(..self.taken).unwrap_or_default();
+        for event in taken.iter().rev() {
+            pending.push_front(*event);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +117,21 @@ mod tests {
         assert_eq!(d.taken(), 3);
         assert_eq!(out.map(|e| e.udata), [1, 2, 3]);
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn given_back_in_order_before_what_was_queued() {
+        let mut out = [Event::default(); 2];
+        let mut pending = VecDeque::new();
+        let mut d = Delivery::new(&mut out);
+        for n in 1..=3 {
+            d.push(&mut pending, post(n));
+        }
+        d.give_back(&mut pending);
+        assert_eq!(
+            pending.iter().map(|e| e.udata).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
     }
 
     #[test]

@@ -557,7 +557,10 @@ impl Engine {
         // starves fd readiness.
         if self.user_events_since_poll >= KERNEL_POLL_EVERY {
             d.take_pending(&mut self.pending);
-            self.poll_kernel(&mut d)?;
+            if let Err(e) = self.poll_kernel(&mut d) {
+                d.give_back(&mut self.pending);
+                return Err(e);
+            }
         }
         d.take_pending(&mut self.pending);
         if !d.is_full() {
@@ -571,10 +574,16 @@ impl Engine {
         self.user_events_since_poll = self.user_events_since_poll.saturating_add(d.taken());
         let from_user_memory = d.taken() > 0;
         if !d.is_full() {
-            if !from_user_memory {
-                self.poll_kernel(&mut d)?;
+            let polled = if !from_user_memory {
+                self.poll_kernel(&mut d)
             } else if self.backend.reaps_without_syscall() {
-                self.reap(&mut d)?;
+                self.reap(&mut d)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = polled {
+                d.give_back(&mut self.pending);
+                return Err(e);
             }
             d.take_pending(&mut self.pending);
         }

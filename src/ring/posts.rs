@@ -16,6 +16,10 @@
 //! after its claim succeeded, walking back from the newest block through
 //! `prev` links; the consumer cannot pass a claimed slot that is not
 //! published, so that block and every newer one are still in the queue.
+//! A block older than the producer's own may be recycled or freed at any
+//! time, so the producer reads the newest block's *number* first (stored
+//! after the block, see [`Newest`]) and looks at the block only once that
+//! number has reached its own block's.
 //!
 //! Wake-ups: the consumer raises `waiting` when it has seen the queue empty
 //! (it may sleep or return to a poll loop next); the first producer that
@@ -93,11 +97,22 @@ unsafe fn slot_at<'a>(block: *const Block, position: u64) -> Option<&'a Slot> {
 #[repr(align(64))]
 struct Line<T>(T);
 
+/// The newest linked block and its number. The linker stores `number`
+/// (release) after `block`, and `block` only moves forward, so a producer
+/// that loads a `number` at least its own block's (acquire) and then
+/// `block` gets its own block or a newer one, both alive; had it loaded
+/// `block` first, it could get an older block that the consumer has
+/// since freed (its own not being linked yet).
+struct Newest {
+    block: AtomicPtr<Block>,
+    number: AtomicU64,
+}
+
 pub struct PostQueue {
     /// Positions claimed by producers so far.
     tail: Line<AtomicU64>,
     /// The newest linked block.
-    newest: Line<AtomicPtr<Block>>,
+    newest: Line<Newest>,
     /// The consumer saw the queue empty and wants a wake-up.
     waiting: Line<AtomicBool>,
     /// The consumer's position and the block holding it (consumer only).
@@ -125,7 +140,10 @@ impl PostQueue {
         let first = new_block()?;
         Ok(PostQueue {
             tail: Line(AtomicU64::new(0)),
-            newest: Line(AtomicPtr::new(first)),
+            newest: Line(Newest {
+                block: AtomicPtr::new(first),
+                number: AtomicU64::new(0),
+            }),
             waiting: Line(AtomicBool::new(false)),
             head: UnsafeCell::new(0),
             head_block: UnsafeCell::new(first),
@@ -177,14 +195,18 @@ impl PostQueue {
                 Err(now) => position = now,
             }
         }
-        let newest = self.newest.0.load(Ordering::Acquire);
-        // SAFETY: the newest block is alive: the consumer cannot pass our
-        // claimed, unpublished slot, which is in it or in an older block.
-        if unsafe { (*newest).number.load(Ordering::Relaxed) } == position / BLOCK {
-            Ok(self.publish(newest, position, udata, value))
-        } else {
-            Ok(self.publish_elsewhere(position, udata, value))
+        let number = position / BLOCK;
+        if self.newest.0.number.load(Ordering::Acquire) == number {
+            let newest = self.newest.0.block.load(Ordering::Acquire);
+            #[cfg(test)]
+            test_hooks::at(test_hooks::Point::Reads, newest as usize);
+            // SAFETY: at or after our block (see `Newest`), so alive: the
+            // consumer cannot pass our claimed, unpublished slot.
+            if unsafe { (*newest).number.load(Ordering::Relaxed) } == number {
+                return Ok(self.publish(newest, position, udata, value));
+            }
         }
+        Ok(self.publish_elsewhere(position, udata, value))
     }
 
     /// [`publish`](Self::publish) for a claim outside the newest block
@@ -227,7 +249,11 @@ impl PostQueue {
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => break (position, next),
+                Ok(_) => {
+                    #[cfg(test)]
+                    test_hooks::at(test_hooks::Point::Claimed, position as usize);
+                    break (position, next);
+                }
                 Err(now) => {
                     if let Some(b) = next {
                         self.recycle(b);
@@ -248,7 +274,11 @@ impl PostQueue {
                 (*b).prev.store(block, Ordering::Relaxed);
                 (*block).next.store(b, Ordering::Release);
             }
-            self.newest.0.store(b, Ordering::Release);
+            self.newest.0.block.store(b, Ordering::Release);
+            self.newest
+                .0
+                .number
+                .store(number.wrapping_add(1), Ordering::Release);
         }
         Ok(self.publish(block, position, udata, value))
     }
@@ -296,15 +326,21 @@ impl PostQueue {
     fn block_of(&self, number: u64) -> *mut Block {
         let mut spins = 0u32;
         loop {
-            let mut b = self.newest.0.load(Ordering::Acquire);
-            // SAFETY: every block from ours to the newest is still in the
-            // queue: the consumer cannot pass our unpublished slot.
-            unsafe {
-                while (*b).number.load(Ordering::Relaxed) > number {
-                    b = (*b).prev.load(Ordering::Relaxed);
-                }
-                if (*b).number.load(Ordering::Relaxed) == number {
-                    return b;
+            if self.newest.0.number.load(Ordering::Acquire) >= number {
+                let mut b = self.newest.0.block.load(Ordering::Acquire);
+                #[cfg(test)]
+                test_hooks::at(test_hooks::Point::Reads, b as usize);
+                // SAFETY: `b` is our block or a newer one (see `Newest`),
+                // and so is every block on the way back to ours: all still
+                // in the queue, as the consumer cannot pass our unpublished
+                // slot.
+                unsafe {
+                    while (*b).number.load(Ordering::Relaxed) > number {
+                        b = (*b).prev.load(Ordering::Relaxed);
+                    }
+                    if (*b).number.load(Ordering::Relaxed) == number {
+                        return b;
+                    }
                 }
             }
             spins = spins.saturating_add(1);
@@ -444,6 +480,39 @@ impl Drop for PostQueue {
     }
 }
 
+/// Places where a test can stop a thread or see what it does.
+#[cfg(test)]
+mod test_hooks {
+    use std::cell::RefCell;
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Point {
+        /// A producer is about to read the block at this address.
+        Reads,
+        /// A producer claimed a position on the out-of-line path.
+        Claimed,
+    }
+
+    type Hook = Box<dyn FnMut(Point, usize)>;
+
+    thread_local! {
+        static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `hook` at every point this thread passes.
+    pub fn set(hook: impl FnMut(Point, usize) + 'static) {
+        HOOK.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+    }
+
+    pub fn at(point: Point, value: usize) {
+        HOOK.with(|h| {
+            if let Some(f) = h.borrow_mut().as_mut() {
+                f(point, value);
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -524,5 +593,60 @@ mod tests {
         producers.into_iter().for_each(|t| t.join().unwrap());
         assert!(q.is_empty());
         assert!(q.pool.lock().len() <= POOL);
+    }
+
+    /// A producer whose claim is in a block not linked yet must not look
+    /// at the block before it, which the consumer may free meanwhile (a
+    /// review found it did: a use after free under ASan). The linker of
+    /// block 1 is held right after its claim; a producer then claims in
+    /// block 1 and may read no block until the link is made.
+    #[test]
+    fn a_producer_reads_no_block_older_than_its_own() {
+        use std::sync::mpsc::channel;
+        use test_hooks::Point;
+        let q = Arc::new(PostQueue::new().unwrap());
+        for i in 0..BLOCK - 1 {
+            q.push(0, i).unwrap();
+        }
+        let block0 = q.newest.0.block.load(Ordering::Relaxed) as usize;
+        let (claimed, linker_claimed) = channel::<()>();
+        let (resume, linker_resumes) = channel::<()>();
+        let linker = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                test_hooks::set(move |point, _| {
+                    if point == Point::Claimed {
+                        claimed.send(()).unwrap();
+                        linker_resumes.recv().unwrap();
+                    }
+                });
+                q.push(1, 0).unwrap();
+            })
+        };
+        linker_claimed.recv().unwrap();
+        let (read, reads) = channel::<usize>();
+        let producer = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                test_hooks::set(move |point, block| {
+                    if point == Point::Reads {
+                        read.send(block).unwrap();
+                    }
+                });
+                q.push(2, 0).unwrap();
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let early: Vec<usize> = reads.try_iter().collect();
+        resume.send(()).unwrap();
+        linker.join().unwrap();
+        producer.join().unwrap();
+        assert!(
+            !early.contains(&block0),
+            "the producer read block 0 before block 1 was linked"
+        );
+        assert!(early.is_empty(), "no block is read before the link");
+        assert!(reads.try_iter().all(|b| b != block0));
+        assert_eq!(drain(&q).len(), BLOCK as usize + 1);
     }
 }
