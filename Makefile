@@ -141,6 +141,12 @@ bench: lib
 		$(CC) $(BENCH_CFLAGS) $$defs bench/$$p.c -o $(BENCH_BIN)/$$p -L$(BUILD_DIR)/so \
 			-Wl,-rpath,$(abspath $(BUILD_DIR)/so) -levfd -lpthread -ldl || exit 1; \
 	done
+	@# ring_bench counts the consumer's system calls through the
+	@# raw_syscalls:sys_enter tracepoint, which needs tracefs: mounted
+	@# here when it is not and this is root (a fresh VM may boot without).
+	@[ -e /sys/kernel/tracing/events ] || [ -e /sys/kernel/debug/tracing/events ] || \
+		{ [ "$$(id -u)" = 0 ] && mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; } || \
+		echo "bench: tracefs is not mounted and cannot be; ring_bench will say so"
 	@: > $(BENCH_OUT)/commands; cat /proc/loadavg > $(BENCH_OUT)/loadavg.start; \
 	{ git rev-parse --short HEAD && git status --porcelain -- 'bench/*.c' 'bench/*.h' \
 		src Cargo.toml Makefile; } > $(BENCH_OUT)/commit 2>/dev/null || :; \
