@@ -115,8 +115,14 @@ int main(void) {
     CHECK_EQ(evfd_ring_peek(ring, ev, 64), 3);
     CHECK_EQ(evfd_ring_peek(ring, ev, 64), 0);
 
-    messages_by_address();
-    CHECK_EQ(evfd_ring_peek(ring, ev, 64), 0);
+    /* helgrind and drd see no happens-before edge in the ring's atomics
+     * (c-tests/valgrind.supp) and are not told of one: the hand-over of
+     * the messages' memory would be reported there. */
+    const char *mode = getenv("EVFD_CTEST_MODE");
+    if (mode == NULL || (strcmp(mode, "helgrind") != 0 && strcmp(mode, "drd") != 0)) {
+        messages_by_address();
+        CHECK_EQ(evfd_ring_peek(ring, ev, 64), 0);
+    }
 
     /* errno is untouched on success. */
     errno = 4242;
