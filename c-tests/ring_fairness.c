@@ -4,12 +4,20 @@
  * must still be reported. On epoll peek takes posts without a system call
  * and looks at the kernel's reports at least once per 1,024 events taken
  * from user memory (evfd_ring(3)); with that bound removed this test waits
- * forever for the eventfd (and fails after its limit). */
+ * forever for the eventfd (and fails after its limit).
+ *
+ * Then a pipe left readable (level semantics: reported until drained) must
+ * be reported again and again during the stream, not once. On io_uring the
+ * ring watches it with a one-shot poll that is re-armed after each report;
+ * the re-arm used to wait for the ring's next io_uring_enter, which a
+ * stream that never runs dry never made: the pipe was reported once in
+ * 200,000 events (with a slower consumer: 25 times in 12.8 million). */
 /* evfd-test: backends */
 #define _GNU_SOURCE
 #include "ring_util.h"
 #include <poll.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -58,12 +66,36 @@ int main(void) {
             }
         }
     }
-    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
-    for (int i = 0; i < 3; i++)
-        CHECK_EQ(pthread_join(t[i], NULL), 0);
     if (!found)
         fprintf(stderr, "the eventfd was never reported in %ld events\n", taken);
     CHECK(found);
+
+    int p[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    CHECK_EQ(evfd_ring_add_fd(ring, p[0], POLLIN, 3), 0);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    long window = under_valgrind() ? 20000 : 200000, reports = 0;
+    for (taken = 0; taken < window;) {
+        int n = wait_events(ring, ev, 1);
+        for (int i = 0; i < n; i++) {
+            taken++;
+            if (ev[i].kind == EVFD_KIND_FD) {
+                CHECK_EQ(ev[i].udata, 3);
+                CHECK(ev[i].revents & POLLIN);
+                reports++;
+            }
+        }
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+    if (reports < 3)
+        fprintf(stderr, "the readable pipe was reported %ld time(s) in %ld events\n", reports,
+                taken);
+    /* About once per 1,024 events: far more than 3 in the window. */
+    CHECK(reports >= 3);
+    close(p[0]);
+    close(p[1]);
     evfd_ring_free(ring);
     close(efd);
     CHECK_NO_LEAK(before);

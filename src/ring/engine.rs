@@ -557,7 +557,14 @@ impl Engine {
         // starves fd readiness.
         if self.user_events_since_poll >= KERNEL_POLL_EVERY {
             d.take_pending(&mut self.pending);
-            if let Err(e) = self.poll_kernel(&mut d) {
+            // Re-arms queued since the ring last entered the kernel (a
+            // one-shot poll that reported: on io_uring they go in with the
+            // next enter, which a stream that never runs dry never makes)
+            // go in now, or a level-triggered fd would be reported once
+            // and then not again until the stream paused. One system call
+            // per KERNEL_POLL_EVERY events at most, as epoll's wait here.
+            let polled = self.backend.submit().and_then(|_| self.poll_kernel(&mut d));
+            if let Err(e) = polled {
                 d.give_back(&mut self.pending);
                 return Err(e);
             }
