@@ -151,11 +151,18 @@ impl PostQueue {
         })
     }
 
-    /// A block for linking: from the pool, else newly allocated.
+    /// A block for linking: from the pool, else newly allocated (with the
+    /// pool's lock released: the allocation may take system calls, and the
+    /// consumer recycling a block would wait for them).
     fn spare_block(&self) -> Result<*mut Block, Errno> {
-        match self.pool.lock().pop() {
+        let pooled = self.pool.lock().pop();
+        match pooled {
             Some(b) => Ok(b),
-            None => new_block(),
+            None => {
+                #[cfg(test)]
+                test_hooks::at(test_hooks::Point::Allocates, 0);
+                new_block()
+            }
         }
     }
 
@@ -491,6 +498,8 @@ mod test_hooks {
         Reads,
         /// A producer claimed a position on the out-of-line path.
         Claimed,
+        /// A producer is about to allocate a block (the pool was empty).
+        Allocates,
     }
 
     type Hook = Box<dyn FnMut(Point, usize)>;
@@ -593,6 +602,40 @@ mod tests {
         producers.into_iter().for_each(|t| t.join().unwrap());
         assert!(q.is_empty());
         assert!(q.pool.lock().len() <= POOL);
+    }
+
+    /// A producer allocating a block does so without the pool's lock: the
+    /// consumer, recycling a block meanwhile, must not wait for the
+    /// allocator (a system call or more, each a futex wait for the
+    /// consumer: ~500 per million posts in a stream, before).
+    #[test]
+    fn a_block_is_allocated_without_the_pools_lock() {
+        use std::sync::mpsc::channel;
+        use test_hooks::Point;
+        let q = Arc::new(PostQueue::new().unwrap());
+        for i in 0..BLOCK - 1 {
+            q.push(0, i).unwrap();
+        }
+        let (allocating, producer_allocates) = channel::<()>();
+        let (resume, producer_resumes) = channel::<()>();
+        let producer = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                test_hooks::set(move |point, _| {
+                    if point == Point::Allocates {
+                        allocating.send(()).unwrap();
+                        producer_resumes.recv().unwrap();
+                    }
+                });
+                q.push(1, 0).unwrap();
+            })
+        };
+        producer_allocates.recv().unwrap();
+        let free = !q.pool.is_held();
+        resume.send(()).unwrap();
+        producer.join().unwrap();
+        assert!(free, "the pool's lock is held while a block is allocated");
+        assert_eq!(drain(&q).len(), BLOCK as usize);
     }
 
     /// A producer whose claim is in a block not linked yet must not look

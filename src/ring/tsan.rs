@@ -86,6 +86,12 @@ impl<T> Lock<T> {
         Lock(std::sync::Mutex::new(value))
     }
 
+    /// Whether another thread holds the lock now (for tests).
+    #[cfg(test)]
+    pub fn is_held(&self) -> bool {
+        matches!(self.0.try_lock(), Err(std::sync::TryLockError::WouldBlock))
+    }
+
     pub fn lock(&self) -> Guard<'_, T> {
         // A poisoned lock would mean a panic while holding it, which aborts
         // in this library: the data is intact.
