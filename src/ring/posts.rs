@@ -604,33 +604,47 @@ mod tests {
         assert!(q.pool.lock().len() <= POOL);
     }
 
+    /// A queue whose next post is a block's last slot.
+    fn queue_before_a_link() -> Arc<PostQueue> {
+        let q = Arc::new(PostQueue::new().unwrap());
+        for i in 0..BLOCK - 1 {
+            q.push(0, i).unwrap();
+        }
+        q
+    }
+
+    /// A thread that posts `udata` to `q` and is held at `point`: returns
+    /// once it got there, with the thread and what lets it go on.
+    fn post_held_at(
+        q: &Arc<PostQueue>,
+        point: test_hooks::Point,
+        udata: u64,
+    ) -> (std::thread::JoinHandle<()>, std::sync::mpsc::Sender<()>) {
+        use std::sync::mpsc::channel;
+        let (there, reached) = channel::<()>();
+        let (resume, resumed) = channel::<()>();
+        let q = Arc::clone(q);
+        let thread = std::thread::spawn(move || {
+            test_hooks::set(move |at, _| {
+                if at == point {
+                    there.send(()).unwrap();
+                    resumed.recv().unwrap();
+                }
+            });
+            q.push(udata, 0).unwrap();
+        });
+        reached.recv().unwrap();
+        (thread, resume)
+    }
+
     /// A producer allocating a block does so without the pool's lock: the
     /// consumer, recycling a block meanwhile, must not wait for the
     /// allocator (a system call or more, each a futex wait for the
     /// consumer: ~500 per million posts in a stream, before).
     #[test]
     fn a_block_is_allocated_without_the_pools_lock() {
-        use std::sync::mpsc::channel;
-        use test_hooks::Point;
-        let q = Arc::new(PostQueue::new().unwrap());
-        for i in 0..BLOCK - 1 {
-            q.push(0, i).unwrap();
-        }
-        let (allocating, producer_allocates) = channel::<()>();
-        let (resume, producer_resumes) = channel::<()>();
-        let producer = {
-            let q = Arc::clone(&q);
-            std::thread::spawn(move || {
-                test_hooks::set(move |point, _| {
-                    if point == Point::Allocates {
-                        allocating.send(()).unwrap();
-                        producer_resumes.recv().unwrap();
-                    }
-                });
-                q.push(1, 0).unwrap();
-            })
-        };
-        producer_allocates.recv().unwrap();
+        let q = queue_before_a_link();
+        let (producer, resume) = post_held_at(&q, test_hooks::Point::Allocates, 1);
         let free = !q.pool.is_held();
         resume.send(()).unwrap();
         producer.join().unwrap();
@@ -647,26 +661,9 @@ mod tests {
     fn a_producer_reads_no_block_older_than_its_own() {
         use std::sync::mpsc::channel;
         use test_hooks::Point;
-        let q = Arc::new(PostQueue::new().unwrap());
-        for i in 0..BLOCK - 1 {
-            q.push(0, i).unwrap();
-        }
+        let q = queue_before_a_link();
         let block0 = q.newest.0.block.load(Ordering::Relaxed) as usize;
-        let (claimed, linker_claimed) = channel::<()>();
-        let (resume, linker_resumes) = channel::<()>();
-        let linker = {
-            let q = Arc::clone(&q);
-            std::thread::spawn(move || {
-                test_hooks::set(move |point, _| {
-                    if point == Point::Claimed {
-                        claimed.send(()).unwrap();
-                        linker_resumes.recv().unwrap();
-                    }
-                });
-                q.push(1, 0).unwrap();
-            })
-        };
-        linker_claimed.recv().unwrap();
+        let (linker, resume) = post_held_at(&q, Point::Claimed, 1);
         let (read, reads) = channel::<usize>();
         let producer = {
             let q = Arc::clone(&q);
