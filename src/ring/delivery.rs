@@ -70,15 +70,24 @@ impl<'a> Delivery<'a> {
         self.taken
     }
 
-    /// The call fails after all: the events in the array go back to the
-    /// front of `pending`, in order, to be delivered by the next call
-    /// (they were taken from the kernel, the posts queue or `pending`, and
-    /// would be lost with the array).
-    pub fn give_back(self, pending: &mut VecDeque<Event>) {
-        let taken = self.out.get(..self.taken).unwrap_or_default();
-        for event in taken.iter().rev() {
-            pending.push_front(*event);
+    /// `result` of a step that can fail; if it failed, the call fails
+    /// after all: the events in the array go back to the front of
+    /// `pending`, in order, to be delivered by the next call (they were
+    /// taken from the kernel, the posts queue or `pending`, and would be
+    /// lost with the array), and the array is empty again.
+    pub fn kept_on_failure<T, E>(
+        &mut self,
+        pending: &mut VecDeque<Event>,
+        result: Result<T, E>,
+    ) -> Result<T, E> {
+        if result.is_err() {
+            let taken = self.out.get(..self.taken).unwrap_or_default();
+            for event in taken.iter().rev() {
+                pending.push_front(*event);
+            }
+            self.taken = 0;
         }
+        result
     }
 }
 
@@ -127,7 +136,10 @@ mod tests {
         for n in 1..=3 {
             d.push(&mut pending, post(n));
         }
-        d.give_back(&mut pending);
+        assert_eq!(d.kept_on_failure(&mut pending, Ok::<u8, u8>(7)), Ok(7));
+        assert_eq!(d.taken(), 2, "kept in the array on success");
+        assert_eq!(d.kept_on_failure(&mut pending, Err::<u8, u8>(9)), Err(9));
+        assert_eq!(d.taken(), 0);
         assert_eq!(
             pending.iter().map(|e| e.udata).collect::<Vec<_>>(),
             [1, 2, 3]

@@ -564,10 +564,7 @@ impl Engine {
             // and then not again until the stream paused. One system call
             // per KERNEL_POLL_EVERY events at most, as epoll's wait here.
             let polled = self.backend.submit().and_then(|_| self.poll_kernel(&mut d));
-            if let Err(e) = polled {
-                d.give_back(&mut self.pending);
-                return Err(e);
-            }
+            d.kept_on_failure(&mut self.pending, polled)?;
         }
         d.take_pending(&mut self.pending);
         if !d.is_full() {
@@ -588,10 +585,7 @@ impl Engine {
             } else {
                 Ok(())
             };
-            if let Err(e) = polled {
-                d.give_back(&mut self.pending);
-                return Err(e);
-            }
+            d.kept_on_failure(&mut self.pending, polled)?;
             d.take_pending(&mut self.pending);
         }
         Ok(d.taken())
