@@ -169,7 +169,11 @@ export PKG_CONFIG_PATH="$root/$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root"
 # shellcheck disable=SC2046 # pkg-config's flags are words
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic examples/demo.c -o "$out/consumer" \
     $(pkg-config --cflags --libs evfd)
-LD_LIBRARY_PATH="$root/$lib" ldd "$out/consumer" | grep -q "libevfd.so.$major => $root/$lib/libevfd.so.$major" || {
+# Outputs are captured before they are searched: under pipefail, grep -q
+# leaving at its first match can end the writer with SIGPIPE, which fails
+# the pipeline (this check failed once that way in CI).
+deps=$(LD_LIBRARY_PATH="$root/$lib" ldd "$out/consumer")
+grep -q "libevfd.so.$major => $root/$lib/libevfd.so.$major" <<<"$deps" || {
     echo "make deb: the consumer does not load the packaged libevfd.so.$major" >&2
     exit 1
 }
@@ -177,7 +181,8 @@ LD_LIBRARY_PATH="$root/$lib" "$out/consumer"
 # shellcheck disable=SC2046
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic examples/demo.c -o "$out/consumer-static" \
     $(pkg-config --static --cflags --libs evfd-static)
-if readelf -d "$out/consumer-static" | grep -q 'NEEDED.*libevfd'; then
+dynamic=$(readelf -d "$out/consumer-static")
+if grep -q 'NEEDED.*libevfd' <<<"$dynamic"; then
     echo "make deb: the evfd-static consumer needs libevfd.so" >&2
     exit 1
 fi
